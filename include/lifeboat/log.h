@@ -14,6 +14,7 @@
 #define LIFEBOAT_LOG_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #ifndef LOG_PREFIX
 #define LOG_PREFIX ""

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * options.c - the command line of lifeboatfs: STORE MOUNTPOINT [-o opts].
+ *
+ * Our own -o options are described by one table; what it does not know is
+ * left for libfuse, which refuses unknown options with a message that names
+ * them. Options that only mean something to mount(8) or systemd (from an
+ * fstab line) are accepted and ignored.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#define LOG_PREFIX ""
+#include "lifeboat/log.h"
+#include "lifeboatfs.h"
+
+enum opt_type { OPT_SECONDS, OPT_UINT, OPT_FLAG_ON, OPT_FLAG_OFF };
+
+struct opt_desc {
+	const char *name;
+	enum opt_type type;
+	size_t offset;
+	const char *help;
+};
+
+#define OPT(n, t, f, h) { n, t, offsetof(struct lb_options, f), h }
+
+static const struct opt_desc opt_table[] = {
+	OPT("attr_timeout", OPT_SECONDS, attr_timeout, "seconds the kernel caches attributes (86400)"),
+	OPT("entry_timeout", OPT_SECONDS, entry_timeout, "seconds the kernel caches names (86400)"),
+	OPT("negative_timeout", OPT_SECONDS, negative_timeout,
+	    "seconds the kernel caches missing names (86400)"),
+	OPT("max_fds", OPT_UINT, max_fds, "O_PATH fds kept open for cached inodes (8192)"),
+	OPT("max_threads", OPT_UINT, max_threads, "worker threads at most (16)"),
+	OPT("splice_read", OPT_FLAG_ON, splice_read, "splice file data into read replies"),
+	OPT("no_splice_read", OPT_FLAG_OFF, splice_read, "copy read data (default)"),
+	OPT("splice_write", OPT_FLAG_ON, splice_write, "splice written data into files"),
+	OPT("no_splice_write", OPT_FLAG_OFF, splice_write, "copy written data (default)"),
+};
+
+/* fstab and mount(8) vocabulary that has no meaning for the daemon itself. */
+static const char *const opt_ignored[] = { "_netdev", "nofail", "noauto", "auto", "defaults",
+					   "user", "users", "nouser", NULL };
+
+static int parse_seconds(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 1e9)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned int *ret)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > UINT_MAX)
+		return -EINVAL;
+	*ret = (unsigned int)v;
+	return 0;
+}
+
+static int opt_apply(struct lb_options *o, const struct opt_desc *d, const char *value)
+{
+	void *field = (char *)o + d->offset;
+
+	switch (d->type) {
+	case OPT_SECONDS:
+		return value ? parse_seconds(value, field) : -EINVAL;
+	case OPT_UINT:
+		return value ? parse_uint(value, field) : -EINVAL;
+	case OPT_FLAG_ON:
+	case OPT_FLAG_OFF:
+		if (value)
+			return -EINVAL;
+		*(bool *)field = d->type == OPT_FLAG_ON;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Returns 0 when @arg was ours (consumed), 1 to keep it for libfuse, -1 on error. */
+static int opt_one(struct lb_options *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	for (const char *const *ig = opt_ignored; *ig; ig++)
+		if (strcmp(arg, *ig) == 0)
+			return 0;
+	if (strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
+		const struct opt_desc *d = &opt_table[i];
+
+		if (strlen(d->name) != len || strncmp(arg, d->name, len) != 0)
+			continue;
+		if (opt_apply(o, d, eq ? eq + 1 : NULL) < 0) {
+			log_error("invalid value in option '%s' (%s)", arg, d->help);
+			return -1;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG };
+
+static const struct fuse_opt cmdline_keys[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_END,
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct lb_options *o = data;
+
+	switch (key) {
+	case KEY_HELP:
+		o->show_help = true;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = true;
+		return 0;
+	case KEY_FOREGROUND:
+		o->foreground = true;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = o->foreground = true;
+		return 1;	/* libfuse prints every request too */
+	case FUSE_OPT_KEY_OPT:
+		return opt_one(o, arg);
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->store)
+			o->store = realpath(arg, NULL);
+		else if (!o->mountpoint)
+			o->mountpoint = strdup(arg);
+		else {
+			log_error("unexpected argument '%s'", arg);
+			return -1;
+		}
+		if (!o->store) {
+			log_error_errno(-errno, "cannot resolve store '%s'", arg);
+			return -1;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+static unsigned int default_max_fds(void)
+{
+	struct rlimit rl;
+
+	/* Half the soft limit at most: open files and directories need the rest. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 < 8192)
+		return (unsigned int)(rl.rlim_cur / 2);
+	return 8192;
+}
+
+int options_parse(struct fuse_args *args, struct lb_options *ret_opt)
+{
+	struct lb_options o = {
+		.attr_timeout = 86400,
+		.entry_timeout = 86400,
+		.negative_timeout = 86400,
+		.max_threads = 16,
+		.max_fds = default_max_fds(),
+	};
+
+	if (fuse_opt_parse(args, &o, cmdline_keys, opt_proc) < 0) {
+		options_free(&o);
+		return -EINVAL;
+	}
+	if (!o.show_help && !o.show_version && (!o.store || !o.mountpoint)) {
+		log_error("usage: lifeboatfs STORE MOUNTPOINT [-o options] (see --help)");
+		options_free(&o);
+		return -EINVAL;
+	}
+	if (o.max_fds < 16)
+		o.max_fds = 16;
+	if (o.max_threads < 1)
+		o.max_threads = 1;
+	*ret_opt = o;
+	return 0;
+}
+
+void options_free(struct lb_options *opt)
+{
+	free(opt->store);
+	free(opt->mountpoint);
+	opt->store = opt->mountpoint = NULL;
+}
+
+void options_usage(const char *progname)
+{
+	printf("usage: %s STORE MOUNTPOINT [-f] [-d] [-o option[,option...]]\n\n"
+	       "Mounts STORE at MOUNTPOINT as a POSIX passthrough that lifeboat protects.\n"
+	       "The mount owns STORE while mounted: change it only through MOUNTPOINT.\n\n"
+	       "    -h, --help             print this help\n"
+	       "    -V, --version          print the version\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d, -o debug           foreground, print every FUSE request\n\n"
+	       "lifeboatfs options:\n",
+	       progname);
+	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
+		const struct opt_desc *d = &opt_table[i];
+		const char *arg = d->type == OPT_SECONDS ? "=S" : d->type == OPT_UINT ? "=N" : "";
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s%s", d->name, arg);
+		printf("    -o %-24s%s\n", name, d->help);
+	}
+	printf("\nAlways on: default_permissions (the kernel checks access).\n"
+	       "Ignored (fstab vocabulary): _netdev, nofail, auto, noauto, defaults, x-*.\n\n"
+	       "FUSE options:\n");
+	fuse_lowlevel_help();
+}
