@@ -48,7 +48,8 @@ static int chmod_fd(int fd, mode_t mode)
 
 /*
  * An unprivileged write or truncate clears setuid, and setgid when the group
- * may execute, as the kernel's should_remove_suid() does.
+ * may execute, as the kernel's should_remove_suid() does. Returns 1 when it
+ * cleared something (the kernel's cached mode is then stale), 0 if not.
  */
 int attr_kill_suid(struct lb_fs *fs, struct lb_inode *inode, int fd, fuse_req_t req)
 {
@@ -66,9 +67,10 @@ int attr_kill_suid(struct lb_fs *fs, struct lb_inode *inode, int fd, fuse_req_t 
 	if (!(st.st_mode & kill))
 		return 0;
 	r = chmod_fd(fd, st.st_mode & ~kill & 07777);
-	if (r == 0)
-		inode->mode = st.st_mode & ~kill;
-	return r;
+	if (r < 0)
+		return r;
+	inode->mode = st.st_mode & ~kill;
+	return 1;
 }
 
 void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -154,7 +156,7 @@ static int setattr_apply(fuse_req_t req, struct lb_inode *inode, int fd, int ope
 			return r;
 		r = attr_kill_suid(fs_of(req), inode, fd, req);
 		if (r < 0)
-			return r;
+			return r;	/* 1: the attributes replied below are fresh */
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 		      FUSE_SET_ATTR_MTIME_NOW))

@@ -76,8 +76,8 @@ void lb_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(f);
 		return (void)fuse_reply_err(req, -fd);
 	}
-	if (fi->flags & O_TRUNC)
-		(void)attr_kill_suid(fs, inode, fd, req);
+	if ((fi->flags & O_TRUNC) && attr_kill_suid(fs, inode, fd, req) > 0)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	f->fd = fd;
 	f->inode = inode;
 	file_fill_info(f, fi);
@@ -175,6 +175,7 @@ void lb_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 	struct lb_fs *fs = fs_of(req);
 	struct lb_file *f = file_of(fi);
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	bool killed;
 	ssize_t n;
 
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -183,8 +184,10 @@ void lb_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 	n = fuse_buf_copy(&out, in, 0);
 	if (n < 0)
 		return (void)fuse_reply_err(req, (int)-n);
-	(void)attr_kill_suid(fs, f->inode, f->fd, req);
+	killed = attr_kill_suid(fs, f->inode, f->fd, req) > 0;
 	fuse_reply_write(req, (size_t)n);
+	if (killed)	/* the kernel still caches the old mode */
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 void lb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
