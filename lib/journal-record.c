@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/xattr.h>
 
@@ -171,6 +172,21 @@ static bool offset_ok(uint64_t a, uint64_t b)
 	return a <= INT64_MAX && b <= INT64_MAX && a + b <= INT64_MAX;
 }
 
+/* Modes that give the same file when applied twice. */
+static bool falloc_mode_ok(uint32_t mode)
+{
+	switch (mode) {
+	case 0:
+	case FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_ZERO_RANGE:
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int check_fields(const struct journal_record *rec)
 {
 	switch (rec->type) {
@@ -179,6 +195,8 @@ static int check_fields(const struct journal_record *rec)
 	case JOURNAL_TRUNCATE:
 		return rec->size <= INT64_MAX ? 0 : -EINVAL;
 	case JOURNAL_FALLOCATE:
+		if (!falloc_mode_ok(rec->flags))
+			return -EOPNOTSUPP;
 		return offset_ok(rec->offset, rec->length) && rec->length > 0 ? 0 : -EINVAL;
 	case JOURNAL_CREATE:
 	case JOURNAL_MKNOD:

@@ -103,7 +103,7 @@ struct journal_header_disk {
 	uint64_t applied_seq;		/* records up to this seq are replayed and synced */
 	uint64_t epoch_ns;		/* CLOCK_REALTIME of the last change of owner */
 	char owner[JOURNAL_OWNER_MAX];	/* owner id, NUL-terminated, NUL-padded */
-	uint64_t checksum;		/* XXH3_64bits of the 136 bytes above */
+	uint64_t checksum;		/* XXH3_64bits of the 128 bytes above */
 } __attribute__((packed));
 
 struct journal_record_disk {
@@ -140,7 +140,7 @@ struct journal_args_disk {
 	uint32_t reserved;		/* zero */
 } __attribute__((packed));
 
-_Static_assert(sizeof(struct journal_header_disk) == 144, "header layout");
+_Static_assert(sizeof(struct journal_header_disk) == 136, "header layout");
 _Static_assert(sizeof(struct journal_record_disk) == 48, "record header layout");
 _Static_assert(sizeof(struct journal_args_disk) == 104, "args layout");
 

@@ -45,7 +45,10 @@
  * Fields used per type (the others are ignored, and encoded as zero):
  *   WRITE        path, offset, data, data_len (<= JOURNAL_DATA_MAX)
  *   TRUNCATE     path, size
- *   FALLOCATE    path, flags (fallocate mode), offset, length
+ *   FALLOCATE    path, flags (fallocate mode: 0, FALLOC_FL_KEEP_SIZE,
+ *                PUNCH_HOLE | KEEP_SIZE, ZERO_RANGE [| KEEP_SIZE]; COLLAPSE
+ *                and INSERT_RANGE shift data and cannot be replayed twice:
+ *                -EOPNOTSUPP), offset, length
  *   CREATE       path, mode (S_IFREG | perms), uid, gid
  *   MKNOD        path, mode (S_IFMT | perms), rdev, uid, gid
  *   MKDIR        path, mode (perms), uid, gid
@@ -100,7 +103,7 @@ int journal_path_check(const char *path);
 
 /*
  * Checks a record against the per-type rules and limits.
- * -EINVAL, -ENAMETOOLONG, -E2BIG (data too large).
+ * -EINVAL, -ENAMETOOLONG, -E2BIG (data too large), -EOPNOTSUPP (fallocate mode).
  */
 int journal_record_check(const struct journal_record *rec);
 
@@ -166,7 +169,7 @@ struct journal_device {
 
 /*
  * Opens (or with JOURNAL_OPEN_CREATE creates, mode 0600) the journal file at
- * path. Creating also fsyncs the parent directory once the header is in.
+ * path; a writable open with CREATE also fsyncs the parent directory.
  */
 int journal_file_device_open(const char *path, unsigned flags, struct journal_device **ret_dev);
 
@@ -322,6 +325,8 @@ struct journal_replay_stats {
 	uint64_t done;		/* records found already applied (EEXIST dir, ENOENT unlink...) */
 	uint64_t skipped;	/* records below applied_seq, or on a path gone since */
 	uint64_t synced;	/* files and directories fsynced */
+	uint64_t failed_seq;	/* the record an apply failed on, 0 if none */
+	uint64_t failed_offset;	/* its byte offset in the journal */
 };
 
 struct journal_replay;
