@@ -62,7 +62,9 @@ lb_resolve_fs()
 	# touch -m): as a stand-in it cannot pass mtime comparisons.
 	if [[ -z "${LB_COMPARE_MTIME:-}" ]]; then
 		LB_COMPARE_MTIME=1
-		[[ "$LB_FS_NAME" == bindfs ]] && LB_COMPARE_MTIME=0
+		if [[ "$LB_FS_NAME" == bindfs ]]; then
+			LB_COMPARE_MTIME=0
+		fi
 	fi
 }
 
@@ -85,6 +87,37 @@ lb_standin_gap()
 lb_require_lifeboatfs()
 {
 	lb_is_lifeboatfs || skip "checks lifeboatfs behaviour, '$LB_FS_NAME' is a stand-in"
+}
+
+# mount(8) runs mount.fuse3 with an empty environment, and mount.fuse3 runs
+# NAME through /bin/sh, so only the shell's default PATH is searched.
+# A binary under test that lives elsewhere (the build dir) is exposed as
+# /usr/local/sbin/NAME inside a private mount namespace: nothing outside the
+# test sees it, and the namespace's mounts vanish with its last process.
+#
+# lb_reexec_in_mount_ns "$@": call before lb_init; re-executes the test in a
+# new mount namespace when needed.
+lb_reexec_in_mount_ns()
+{
+	[[ -n "${LB_IN_MOUNT_NS:-}" ]] && return 0
+	((EUID == 0)) || skip "needs root (FUSE mounts with allow_other, chown)"
+	lb_resolve_fs
+	case "$(dirname "$LB_FS")" in
+	/usr/local/sbin | /usr/local/bin | /usr/sbin | /usr/bin | /sbin | /bin)
+		return 0 ;;
+	esac
+	lb_need unshare
+	export LB_IN_MOUNT_NS=1
+	exec unshare --mount --propagation private -- "$0" "$@"
+}
+
+# lb_expose_helper: after lb_init, in the namespace made above.
+lb_expose_helper()
+{
+	[[ -n "${LB_IN_MOUNT_NS:-}" ]] || return 0
+	mkdir -p "$LB_WORK/sbin"
+	ln -s "$LB_FS" "$LB_WORK/sbin/$LB_FS_NAME"
+	mount --bind "$LB_WORK/sbin" /usr/local/sbin || lb_fail "cannot bind '$LB_WORK/sbin' on /usr/local/sbin"
 }
 
 # lb_init NAME: check the prerequisites, make the work dir, arm the cleanup.
@@ -160,7 +193,9 @@ lb_mount()
 	local args=("$store" "$mnt" -f)
 
 	mkdir -p "$store" "$mnt"
-	[[ -n "$opts" ]] && args+=(-o "$opts")
+	if [[ -n "$opts" ]]; then
+		args+=(-o "$opts")
+	fi
 	"$LB_FS" "${args[@]}" </dev/null >"$log" 2>&1 &
 	LB_LAST_PID=$!
 	LB_PIDS+=("$LB_LAST_PID")
@@ -324,6 +359,14 @@ lb_hardlink_groups()
 {
 	(cd "$1" && find . -type f -links +1 -printf '%i %P\n' | sort -k2 |
 		awk '{ g[$1] = g[$1] " " $2 } END { for (i in g) print g[i] }' | sort)
+}
+
+# lb_age_tree DIR: give every entry the same old timestamp with nanoseconds.
+# rsync compares mtimes in whole seconds and skips setting a time that looks
+# equal, so a tree made a moment ago would not have its times copied.
+lb_age_tree()
+{
+	find "$1" -depth -exec touch -h -d '2020-01-02 03:04:05.123456789' {} +
 }
 
 # lb_diff_trees WHAT A B: same bytes, same metadata listing, same link groups.

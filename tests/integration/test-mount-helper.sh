@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # test-mount-helper.sh - mounting through mount(8): `mount -t fuse.NAME`,
 # the old `NAME#STORE` source form, and an fstab line with `mount -a -T`.
-# mount(8) runs mount.fuse3, which runs NAME from PATH, so the directory of
-# the binary under test goes first on PATH.
+# mount(8) runs mount.fuse3, which runs NAME from the shell's default PATH:
+# lib.sh exposes the binary under test there, in a private mount namespace.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+lb_reexec_in_mount_ns "$@"
 
 # check_mounted WHAT MNT STORE: a working FUSE mount of STORE at MNT, once.
 check_mounted()
@@ -40,7 +41,7 @@ main()
 	lb_init mount-helper
 	lb_need mount umount
 	local store=$LB_WORK/store mnt=$LB_WORK/mnt opts=$LB_DEFAULT_OPTS
-	export PATH="$(dirname "$LB_FS"):$PATH"
+	lb_expose_helper
 	mkdir -p "$store" "$mnt"
 
 	lb_log "mount -t fuse.$LB_FS_NAME"

@@ -36,6 +36,7 @@ make_source()
 	setfattr -n user.empty "$s/dir/file-3"
 	setfattr -n user.onDir -v dirvalue "$s/dir/sub"
 	setfattr -n user.onLink -v linked "$s/dir/hard-a"
+	lb_age_tree "$s"
 }
 
 # compare WHAT A B: everything rsync -aHAX promises to keep.

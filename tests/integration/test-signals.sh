@@ -5,6 +5,7 @@
 # store. Covers a foreground daemon and one that mount(8) daemonized.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+lb_reexec_in_mount_ns "$@"
 
 write_data()
 {
@@ -61,7 +62,7 @@ main()
 	done
 
 	lb_log "SIGTERM to a daemon started by mount(8)"
-	export PATH="$(dirname "$LB_FS"):$PATH"
+	lb_expose_helper
 	LB_LAST_PID=
 	mount -t "fuse.$LB_FS_NAME" "$store" "$mnt" -o "$LB_DEFAULT_OPTS" || lb_fail "mount failed"
 	lb_track_mount "$mnt"
