@@ -240,10 +240,12 @@ static int fault_set(struct ff_fs *fs, enum fault_mode mode, int err, unsigned c
 	pthread_cond_broadcast(&f->cond);
 	if (after == 0)
 		fault_fire(fs);
-	snprintf(msg, len, "ok %s %s on %s after %llu%s", mode == FAULT_FAIL ? "failing" : "stalling",
-		 err ? fault_errno_name(err) : "pass", fault_class_names(classes, cbuf, sizeof(cbuf)),
-		 (unsigned long long)after,
-		 f->fired && (mode == FAULT_FAIL || err) ? ", rolled back" : "");
+	snprintf(msg, len, "ok %s %s after %llu ops, %s %s%s",
+		 mode == FAULT_FAIL ? "failing" : "stalling",
+		 fault_class_names(classes, cbuf, sizeof(cbuf)), (unsigned long long)after,
+		 mode == FAULT_FAIL ? "with" : err ? "released ops fail with" : "released ops pass",
+		 err ? fault_errno_name(err) : "through",
+		 f->fired && (mode == FAULT_FAIL || err) ? ", store rolled back" : "");
 	pthread_mutex_unlock(&f->lock);
 	return 0;
 }
@@ -268,6 +270,7 @@ void fault_heal(struct ff_fs *fs, char *msg, size_t len)
 	pthread_mutex_lock(&f->lock);
 	n = f->stalled_now;
 	f->mode = FAULT_NONE;
+	f->err = 0;
 	f->fired = false;
 	f->release_gen++;
 	pthread_cond_broadcast(&f->cond);
