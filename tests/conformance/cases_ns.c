@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "posixcmp.h"
@@ -112,6 +113,78 @@ static void unlink_cases(void)
 	T(unlink("p"));
 	T(unlinkat(AT_FDCWD, "d", AT_REMOVEDIR));
 	pc_readdir(".");
+}
+
+/* Operations through an fd whose name is gone: the inode must still work. */
+static void unlink_open_fd(void)
+{
+	struct timespec t[2] = { { 1000000000, 1 }, { 1000000000, 2 } };
+	char buf[16];
+	int fd, fd2;
+
+	pc_write_file("f", "payload", 06755);
+	T(chmod("f", 06755));
+	fd = TFD(open("f", O_RDWR));
+	T(unlink("f"));
+	T(fchmod(fd, 0640));
+	T(fchown(fd, 21, 22));
+	T(fsetxattr(fd, "user.gone", "yes", 3, 0));
+	T(fgetxattr(fd, "user.gone", buf, sizeof(buf)));
+	T(ftruncate(fd, 3));
+	T(pwrite(fd, "XY", 2, 5));
+	T(futimens(fd, t));
+	pc_fstat(fd, "unlinked f");
+	pc_fdcontent(fd, "unlinked f");
+	pc_say("unlinked f mtime = %lld.%09ld", (long long)pc_fget(fd).st_mtim.tv_sec,
+	       pc_fget(fd).st_mtim.tv_nsec);
+	close(fd);
+	pc_write_file("g", "old", 0644);
+	pc_write_file("h", "new", 0600);
+	fd = TFD(open("g", O_RDWR));
+	fd2 = TFD(open("h", O_RDWR));
+	T(rename("h", "g"));
+	pc_fstat(fd, "replaced g");
+	pc_fstat(fd2, "renamed h");
+	T(write(fd2, "NEW", 3));
+	pc_content("g");
+	pc_fdcontent(fd, "replaced g");
+	close(fd);
+	close(fd2);
+}
+
+static void many_links(void)
+{
+	char name[32];
+	int i;
+
+	pc_write_file("f", "x", 0644);
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "l%03d", i);
+		if (link("f", name) < 0)
+			pc_say("link %s = -1 %s", name, pc_errname(errno));
+	}
+	pc_stat("f");
+	pc_stat("l199");
+	for (i = 0; i < 200; i += 3) {
+		snprintf(name, sizeof(name), "l%03d", i);
+		if (unlink(name) < 0)
+			pc_say("unlink %s = -1 %s", name, pc_errname(errno));
+	}
+	pc_stat("f");
+	pc_stat("l001");
+	T(rename("l001", "l002"));
+	pc_stat("l002");
+	T(mkdir("d", 0755));
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "d/s%03d", i);
+		if (mkdir(name, 0755) < 0)
+			pc_say("mkdir %s = -1 %s", name, pc_errname(errno));
+	}
+	pc_stat("d");
+	T(rmdir("d/s050"));
+	T(rename("d/s051", "s051"));
+	pc_stat("d");
+	pc_stat(".");
 }
 
 static void rmdir_cases(void)
@@ -525,6 +598,8 @@ const struct pc_case pc_cases_ns[] = {
 	{ "link.counts", NULL, link_counts, PC_ROOT },
 	{ "link.errors", NULL, link_errors, PC_ROOT },
 	{ "unlink", NULL, unlink_cases, PC_ROOT },
+	{ "unlink.open_fd", NULL, unlink_open_fd, PC_ROOT },
+	{ "link.many", NULL, many_links, PC_ROOT },
 	{ "rmdir", NULL, rmdir_cases, PC_ROOT },
 	{ "mkdir", NULL, mkdir_cases, PC_ROOT },
 	{ "mknod", NULL, mknod_cases, PC_ROOT },

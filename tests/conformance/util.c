@@ -231,10 +231,14 @@ void pc_fdcontent(int fd, const char *label)
 		if (len == cap)
 			buf = realloc(buf, cap *= 2);
 	}
-	if (n < 0)
+	if (n < 0) {
 		pc_say("content %s = -1 %s", label, pc_errname(errno));
-	else
-		say_bytes(label, buf, len);
+	} else {
+		char what[128];
+
+		snprintf(what, sizeof(what), "content %s", label);
+		say_bytes(what, buf, len);
+	}
 	free(buf);
 }
 
