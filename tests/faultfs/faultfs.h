@@ -44,7 +44,7 @@ enum ff_class {
 
 struct ff_fs {
 	int root_fd;			/* O_PATH of REALDIR */
-	int mount_fd;			/* O_RDONLY of REALDIR, for open_by_handle_at */
+	int mount_fd;			/* O_RDONLY of REALDIR: open_by_handle_at refuses O_PATH */
 	struct fuse_session *se;
 
 	pthread_mutex_t inodes_lock;

@@ -206,7 +206,7 @@ int inode_revive(struct ff_fs *fs, struct ff_inode *in)
 	r = -ESTALE;
 	if (!in->handle)
 		goto out;
-	fd = open_by_handle_at(fs->root_fd, in->handle, O_PATH | O_CLOEXEC);
+	fd = open_by_handle_at(fs->mount_fd, in->handle, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		goto out;
 	if (fstat(fd, &st) < 0 || st.st_dev != in->dev || st.st_ino != in->ino) {

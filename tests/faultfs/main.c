@@ -88,6 +88,9 @@ static int fs_setup(struct ff_fs *fs, const struct ff_args *a)
 	fd = open(a->realdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return log_error_errno(-errno, "cannot open '%s'", a->realdir);
+	fs->mount_fd = open(a->realdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->mount_fd < 0)
+		return log_error_errno(-errno, "cannot open '%s'", a->realdir);
 	fs->fault = fault_new();
 	fs->undo = undo_new(a->undo_limit);
 	if (!fs->fault || !fs->undo)

@@ -85,7 +85,8 @@ status_field() {
 }
 
 start_faultfs() {
-	LIFEBOAT_LOG=debug "$FAULTFS" "$REAL" "$MNT" --ctl "$CTL" -f >"$LOG" 2>&1 &
+	LIFEBOAT_LOG=debug "$FAULTFS" "$REAL" "$MNT" --ctl "$CTL" --undo-limit $((4 << 20)) -f \
+		>"$LOG" 2>&1 &
 	FF_PID=$!
 	for _ in $(seq 100); do
 		if grep -q " $MNT fuse.faultfs " /proc/mounts && [ -S "$CTL" ]; then
@@ -229,6 +230,17 @@ test_ctl_errors() {
 	pass "control errors are one clear line"
 }
 
+test_undo_limit() {
+	dd if=/dev/zero of="$MNT/big" bs=1M count=8 status=none && sync "$MNT/big" "$MNT" ||
+		fail "cannot write 8 MiB"
+	expect_errno "Cannot allocate memory" \
+		dd if=/dev/zero of="$MNT/big" bs=1M count=8 conv=notrunc status=none
+	grep -q "UNDO LOG FULL" "$LOG" || fail "a full undo log is not logged loudly"
+	ctl sync >/dev/null
+	rm -f "$MNT/big"
+	pass "the undo log is bounded (--undo-limit), overflow fails with ENOMEM"
+}
+
 test_file_handles() {
 	[ -n "${FH_PROBE:-}" ] || return 0
 	printf 'by handle' >"$MNT/fh" || fail "create fh"
@@ -244,6 +256,7 @@ test_after
 test_stall
 test_rollback
 test_ctl_errors
+test_undo_limit
 test_file_handles
 [ "$FAILED" = 0 ] && echo "all faultfs tests passed"
 exit "$FAILED"
