@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lifeboat.c - the lifeboat CLI: dispatches `lifeboat <command> ...` to the
+ * subcommands (journal now; run, status, handoff with later work).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#define LOG_PREFIX ""
+#include "lifeboat/log.h"
+#include "lifeboat.h"
+
+static void help(void)
+{
+	printf("Usage: lifeboat COMMAND ...\n\n"
+	       "Commands:\n");
+	journal_cmd_help();
+	printf("\nExit codes:\n"
+	       "  0  success\n"
+	       "  1  the operation failed (see the message)\n"
+	       "  2  bad command line\n"
+	       "  3  journal corrupt: a bad record before the tail; records after it are lost\n"
+	       "     (replay applied every record before it)\n"
+	       "  4  journal verify: torn tail, an append that never completed (never\n"
+	       "     acknowledged, nothing lost); the records before it are valid\n"
+	       "\nLIFEBOAT_LOG=debug|info|notice|warning|error sets the log level.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_setup("lifeboat");
+	if (argc < 2) {
+		help();
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		help();
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "journal") == 0)
+		return journal_cmd(argc - 1, argv + 1);
+	log_error("unknown command '%s', see 'lifeboat --help'", argv[1]);
+	return EXIT_USAGE;
+}
