@@ -200,11 +200,15 @@ test_rollback() {
 	printf 'AAAAAAAA' >"$MNT/r1" && sync "$MNT/r1"		# data durable
 	printf 'named' >"$MNT/r4"				# data never synced
 	mkdir "$MNT/rs"
-	sync "$MNT"						# names r1, r4, rs durable
+	truncate -s 1M "$MNT/rh" && sync "$MNT/rh"		# sparse, durable
+	truncate -s 1T "$MNT/rt" && sync "$MNT/rt"		# huge sparse, durable
+	sync "$MNT"						# names r1, r4, rs, rh, rt durable
 	printf 'BB' >"$MNT/r1"					# O_TRUNC + write, not synced
 	printf 'new' >"$MNT/r2"					# not synced at all
 	printf 'fsynced' >"$MNT/rs/r3" && sync "$MNT/rs/r3"	# data synced, name not
 	mkdir -p "$MNT/rd/sub" && printf z >"$MNT/rd/sub/f"	# unsynced tree
+	printf x | dd of="$MNT/rh" bs=1 seek=4096 conv=notrunc status=none	# into a hole
+	truncate -s 3 "$MNT/rt" || fail "shrinking a huge sparse file"	# saves a hole
 	[ "$(status_field unsynced_files)" -ge 3 ] || fail "unsynced files not tracked"
 	ctl fail EIO write >/dev/null
 	ctl heal >/dev/null
@@ -214,6 +218,9 @@ test_rollback() {
 		fail "rs/r3 survived although its parent was not fsynced"
 	[ -e "$REAL/r4" ] && [ ! -s "$REAL/r4" ] || fail "r4 should survive, empty"
 	[ ! -e "$REAL/rd" ] || fail "unsynced directory tree survived"
+	[ "$(stat -c %s "$REAL/rh")" = 1048576 ] && ! tr -d '\0' <"$REAL/rh" | grep -q . ||
+		fail "write into a hole not rolled back"
+	[ "$(stat -c %s "$REAL/rt")" = $((1 << 40)) ] || fail "shrunk sparse file not restored"
 	[ "$(status_field unsynced_files)" = 0 ] || fail "undo log not emptied"
 	pass "rollback to the last synced state"
 }

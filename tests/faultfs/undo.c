@@ -37,6 +37,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct undo_rec {
 	off_t off;			/* where data goes back */
 	off_t old_size;			/* file size before the mutation */
 	size_t len;
+	bool hole;			/* put back a hole of len bytes, no data */
 	char data[];
 };
 
@@ -188,27 +190,14 @@ static int read_full(int fd, char *buf, size_t len, off_t off)
 	return 0;
 }
 
-/*
- * Saves the bytes in [off, off + len) that exist now, and the size, before a
- * mutation of a regular file. Called between undo_begin() and undo_end().
- */
-int undo_save(struct ff_fs *fs, struct ff_inode *inode, off_t off, off_t len)
+/* Pushes one record: len bytes read at off, or a hole of len bytes. */
+static int undo_push(struct ff_fs *fs, struct ff_undo_file *uf, off_t off, off_t len,
+		     off_t old_size, bool hole)
 {
-	struct ff_undo_file *uf = NULL;
+	size_t n = hole ? 0 : (size_t)len;
 	struct undo_rec *rec;
-	struct stat st;
-	size_t n = 0;
 	int r;
 
-	if (inode->type != S_IFREG)
-		return 0;
-	r = undo_file_get(fs, inode, &uf);
-	if (r < 0)
-		return r;
-	if (fstat(uf->fd, &st) < 0)
-		return -errno;
-	if (off < st.st_size && len > 0)
-		n = (size_t)(len < st.st_size - off ? len : st.st_size - off);
 	r = undo_charge(fs->undo, sizeof(*rec) + n);
 	if (r < 0)
 		return r;
@@ -220,11 +209,62 @@ int undo_save(struct ff_fs *fs, struct ff_inode *inode, off_t off, off_t len)
 		return r;
 	}
 	rec->off = off;
-	rec->len = n;
-	rec->old_size = st.st_size;
+	rec->len = (size_t)len;
+	rec->hole = hole;
+	rec->old_size = old_size;
 	rec->prev = uf->top;
 	uf->top = rec;
 	uf->bytes += sizeof(*rec) + n;
+	return 0;
+}
+
+/* The end of the data extent or hole at pos, capped at end. */
+static off_t extent_end(int fd, off_t pos, off_t end, bool *ret_hole)
+{
+	off_t data = lseek(fd, pos, SEEK_DATA), next;
+
+	if (data < 0)
+		data = errno == ENXIO ? end : pos;	/* no SEEK_DATA: all data */
+	*ret_hole = data > pos;
+	if (*ret_hole)
+		return data < end ? data : end;
+	next = lseek(fd, pos, SEEK_HOLE);
+	return next > pos && next < end ? next : end;
+}
+
+/*
+ * Saves what [off, off + len) holds now (data extents as bytes, holes as
+ * holes) and the size, before a mutation of a regular file. Called between
+ * undo_begin() and undo_end(). Records of one call share the old size, so
+ * the order they are undone in does not matter.
+ */
+int undo_save(struct ff_fs *fs, struct ff_inode *inode, off_t off, off_t len)
+{
+	struct ff_undo_file *uf = NULL;
+	struct stat st;
+	off_t end, pos;
+	int r;
+
+	if (inode->type != S_IFREG)
+		return 0;
+	r = undo_file_get(fs, inode, &uf);
+	if (r < 0)
+		return r;
+	if (fstat(uf->fd, &st) < 0)
+		return -errno;
+	end = off < st.st_size && len > 0 ? off + (len < st.st_size - off ? len : st.st_size - off)
+					  : off;
+	if (end == off)
+		return undo_push(fs, uf, off, 0, st.st_size, false);	/* the size only */
+	for (pos = off; pos < end;) {
+		bool hole;
+		off_t next = extent_end(uf->fd, pos, end, &hole);
+
+		r = undo_push(fs, uf, pos, next - pos, st.st_size, hole);
+		if (r < 0)
+			return r;
+		pos = next;
+	}
 	return 0;
 }
 
@@ -438,6 +478,24 @@ static int write_full(int fd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
+static int zero_range(int fd, off_t off, off_t len)
+{
+	static const char zeros[65536];
+
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
+		return 0;
+	while (len > 0) {
+		size_t n = len < (off_t)sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		int r = write_full(fd, zeros, n, off);
+
+		if (r < 0)
+			return r;
+		off += (off_t)n;
+		len -= (off_t)n;
+	}
+	return 0;
+}
+
 static int undo_file_apply(struct ff_undo_file *uf)
 {
 	struct undo_rec *rec;
@@ -446,7 +504,10 @@ static int undo_file_apply(struct ff_undo_file *uf)
 	for (rec = uf->top; rec; rec = rec->prev) {
 		if (ftruncate(uf->fd, rec->old_size) < 0)
 			return -errno;
-		r = write_full(uf->fd, rec->data, rec->len, rec->off);
+		if (rec->hole)
+			r = zero_range(uf->fd, rec->off, (off_t)rec->len);
+		else
+			r = write_full(uf->fd, rec->data, rec->len, rec->off);
 		if (r < 0)
 			return r;
 	}
