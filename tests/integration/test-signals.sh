@@ -26,6 +26,18 @@ check_store()
 	rm -rf "${store:?}"/*
 }
 
+# check_quiet_log WHAT LOG: a clean stop logs no error. lifeboatfs error
+# messages say "cannot ..." (CONVENTIONS.md); stand-ins word them otherwise.
+check_quiet_log()
+{
+	local what=$1 log=$2
+
+	lb_is_lifeboatfs || return 0
+	if grep -E ': cannot ' "$log" >&2; then
+		lb_fail "$what: the daemon logged an error on a clean stop"
+	fi
+}
+
 # stop_with SIGNAL PID MNT: the daemon exits 0 and the mount is gone.
 stop_with()
 {
@@ -49,6 +61,7 @@ main()
 	lb_umount "$mnt"
 	pid=$LB_LAST_PID
 	lb_wait_exit "$pid" || lb_fail "daemon exit status $? after fusermount3 -u"
+	check_quiet_log "fusermount3 -u" "${LB_LOGS[-1]}"
 	check_store "fusermount3 -u" "$store"
 
 	# Only SIGTERM: a non-interactive shell starts background jobs with
@@ -58,6 +71,7 @@ main()
 		lb_mount "$store" "$mnt"
 		write_data "$mnt"
 		stop_with "$sig" "$LB_LAST_PID" "$mnt"
+		check_quiet_log "SIG$sig" "${LB_LOGS[-1]}"
 		check_store "SIG$sig" "$store"
 	done
 
