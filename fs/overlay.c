@@ -412,6 +412,11 @@ int ov_file_truncate(struct ov_file *f, uint64_t size)
 	for (size_t j = i; j < f->n; j++)
 		ext_drop_data(f, &f->ext[j]);
 	f->n = i;
+	if (f->n == 0) {	/* the common O_TRUNC: give the array back */
+		free(f->ext);
+		f->ext = NULL;
+		f->cap = 0;
+	}
 	f->size = size;
 	f->base_valid = min_u64(f->base_valid, size);
 	return 0;
@@ -510,4 +515,22 @@ bool ov_file_covers(const struct ov_file *f, uint64_t off, size_t len)
 		pos = ext_end(&f->ext[i]);
 	}
 	return true;
+}
+
+bool ov_file_valid(const struct ov_file *f)
+{
+	size_t mem = 0;
+
+	if (f->base_valid > f->size || f->size > OV_SIZE_MAX || f->n > f->cap)
+		return false;
+	for (size_t i = 0; i < f->n; i++) {
+		const struct ov_extent *e = &f->ext[i];
+
+		if (e->len == 0 || ext_end(e) > f->size || (i > 0 && ext_end(&e[-1]) > e->off))
+			return false;
+		if (e->data ? e->cap < e->len : ext_end(e) > f->base_valid || e->cap)
+			return false;
+		mem += e->cap;
+	}
+	return mem == f->data_mem;
 }

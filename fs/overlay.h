@@ -90,4 +90,7 @@ size_t ov_file_mem(const struct ov_file *f);
 /* Number of extents (data and zero ranges), for status and tests. */
 size_t ov_file_extents(const struct ov_file *f);
 
+/* Whether the overlay's invariants hold (see overlay.c), for tests and debug checks. */
+bool ov_file_valid(const struct ov_file *f);
+
 #endif

@@ -504,6 +504,9 @@ struct model {
 	uint64_t size;
 	struct fake_base b;		/* limit: min(base size, truncates) */
 	uint64_t rng;
+	size_t short_len;		/* most writes and ranges are at most this */
+	unsigned int odds;		/* 1 in odds: a long range, a truncate */
+	size_t max_extents;		/* the most seen at once */
 };
 
 static uint64_t rnd(struct model *m)
@@ -537,7 +540,7 @@ static void model_truncate(struct model *m, uint64_t size)
 static int random_write(struct model *m, struct ov_file *f)
 {
 	uint64_t off = rnd(m) % 4 || m->size > 200000 ? rnd(m) % 200000 : m->size;
-	size_t len = 1 + rnd(m) % (rnd(m) % 8 ? 4096 : 60000);
+	size_t len = 1 + rnd(m) % (rnd(m) % m->odds ? m->short_len : 60000);
 	int r;
 
 	for (size_t i = 0; i < len; i++)
@@ -559,7 +562,7 @@ static int random_fallocate(struct model *m, struct ov_file *f)
 		FALLOC_FL_PUNCH_HOLE,
 	};
 	int mode = modes[rnd(m) % 6];
-	uint64_t off = rnd(m) % 200000, len = 1 + rnd(m) % (rnd(m) % 4 ? 4096 : 60000);
+	uint64_t off = rnd(m) % 200000, len = 1 + rnd(m) % (rnd(m) % m->odds ? m->short_len : 60000);
 	int r = ov_file_fallocate(f, mode, off, len);
 
 	if (mode == FALLOC_FL_PUNCH_HOLE)
@@ -578,20 +581,16 @@ static int random_mutation(struct model *m, struct ov_file *f)
 	uint64_t size;
 	int r;
 
-	switch (rnd(m) % 8) {
-	case 0:
+	if (rnd(m) % m->odds == 0) {
 		size = rnd(m) % (rnd(m) % 2 ? MODEL_MAX : 1000);
 		r = ov_file_truncate(f, size);
 		if (r == 0)
 			model_truncate(m, size);
 		return r;
-	case 1:
-	case 2:
-	case 3:
-		return random_fallocate(m, f);
-	default:
-		return random_write(m, f);
 	}
+	if (rnd(m) % 8 < 3)
+		return random_fallocate(m, f);
+	return random_write(m, f);
 }
 
 /* A random read: right bytes, and read_base needed exactly when covers() says so. */
@@ -614,20 +613,22 @@ static void random_read_check(struct model *m, struct ov_file *f)
 
 static void model_check_all(struct model *m, struct ov_file *f)
 {
+	assert_true(ov_file_valid(f));
 	assert_int_equal(ov_file_size(f), m->size);
 	assert_int_equal(ov_file_read(f, m->got, 0, MODEL_MAX, fake_read_base, &m->b), m->size);
 	assert_memory_equal(m->got, m->bytes, m->size);
 }
 
-static void test_random_against_model(void **state)
+static void run_model(uint64_t seed, size_t short_len, unsigned int odds)
 {
 	struct model *m = calloc(1, sizeof(*m));
 	struct ov_file *f = ov_file_new(MODEL_BASE);
 	int enomem = 0;
 
-	(void)state;
 	assert_non_null(m);
-	m->rng = 0x5eed11feb0a7ULL;
+	m->rng = seed;
+	m->short_len = short_len;
+	m->odds = odds;
 	m->size = MODEL_BASE;
 	m->b.limit = MODEL_BASE;
 	for (uint64_t i = 0; i < MODEL_BASE; i++)
@@ -644,12 +645,27 @@ static void test_random_against_model(void **state)
 			assert_int_equal(r, -EOPNOTSUPP);
 		random_read_check(m, f);
 		model_check_all(m, f);
+		if (ov_file_extents(f) > m->max_extents)
+			m->max_extents = ov_file_extents(f);
 	}
-	print_message("%d ops, %d refused for memory, %zu extents, %zu bytes held at the end\n",
-		      MODEL_OPS, enomem, ov_file_extents(f), ov_file_mem(f));
+	print_message("%d ops, %d refused for memory, at most %zu extents, %zu bytes held at the end\n",
+		      MODEL_OPS, enomem, m->max_extents, ov_file_mem(f));
 	assert_true(enomem > 0);
 	ov_file_free(f);
 	free(m);
+}
+
+static void test_random_against_model(void **state)
+{
+	(void)state;
+	run_model(0x5eed11feb0a7ULL, 4096, 8);
+}
+
+/* Short writes and holes: many extents, many splits. */
+static void test_random_short_ops_against_model(void **state)
+{
+	(void)state;
+	run_model(0xc0ffee1234ULL, 64, 500);
 }
 
 int main(void)
@@ -669,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_trim_gives_memory_back),
 		cmocka_unit_test(test_enomem_leaves_file_unchanged),
 		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_random_short_ops_against_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
