@@ -26,7 +26,8 @@
  *
  * A write replaces what it overlaps: the extents around it are trimmed, the
  * ones inside are dropped. A write landing inside one data extent is copied
- * in place. A write starting where a data extent ends is appended to that
+ * in place, and a zeroed range strictly inside one is cleared in place
+ * (splitting would copy the tail), so neither ever allocates. A write starting where a data extent ends is appended to that
  * extent, whose buffer grows geometrically up to OV_MERGE_MAX, so streams of
  * small appends cost one allocation per OV_MERGE_MAX bytes, not per write.
  *
