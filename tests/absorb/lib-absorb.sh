@@ -168,3 +168,34 @@ ab_wait_healthy()
 	lb_log "status not healthy after ${t}s: $(cat "$AB_STATUS" 2>/dev/null)"
 	return 1
 }
+
+AB_PLAIN_MOUNTS=()	# non-FUSE mounts (tmpfs stores) this test made
+
+# ab_cleanup: the FUSE mounts and daemons go first, then the stores under
+# them, then the integration harness's cleanup with the test's status.
+ab_cleanup()
+{
+	local rc=$? i
+
+	set +e
+	for ((i = ${#LB_MOUNTS[@]} - 1; i >= 0; i--)); do
+		lb_force_umount "${LB_MOUNTS[i]}"
+	done
+	for i in "${LB_PIDS[@]}"; do
+		[[ -n "$i" ]] && lb_stop_pid "$i"
+	done
+	for ((i = ${#AB_PLAIN_MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${AB_PLAIN_MOUNTS[i]}" 2>/dev/null || umount -l "${AB_PLAIN_MOUNTS[i]}"
+	done
+	(exit "$rc")
+	lb_cleanup
+}
+
+# ab_tmpfs_store SIZE: make $AB_STORE a tmpfs of SIZE (e.g. 8m).
+ab_tmpfs_store()
+{
+	mount -t tmpfs -o "size=$1,mode=0755" lifeboat-absorb-store "$AB_STORE" ||
+		skip "cannot mount a tmpfs store"
+	AB_PLAIN_MOUNTS+=("$AB_STORE")
+	trap ab_cleanup EXIT
+}
