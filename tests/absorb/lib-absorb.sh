@@ -35,6 +35,38 @@ ab_init()
 	AB_PIDFILE=$LB_WORK/lifeboatfs.pid
 	mkdir -p "$AB_STORE" "$AB_FAULTY" "$AB_MNT" "$AB_MIRROR"
 	chmod 755 "$LB_WORK"
+	# a daemon that crashes leaves its core in the kept work dir
+	cd "$LB_WORK" && ulimit -c unlimited 2>/dev/null
+}
+
+# ab_collect_core: the daemon runs in / (libfuse chdirs there), so with
+# core_pattern "core" its core lands in /core: take it when its command
+# line names our private work dir.
+ab_collect_core()
+{
+	[[ -f /core ]] && grep -qaF "$LB_WORK" /core 2>/dev/null &&
+		mv /core "$LB_WORK/core.$AB_LB_PID"
+}
+
+# ab_lb_died WHEN: if our lifeboatfs is gone, say how it ended (once) and
+# return 0.
+ab_lb_died()
+{
+	local rc=0
+
+	ab_lb_alive && return 1
+	[[ -n "${AB_LB_DEAD:-}" ]] && return 0
+	AB_LB_DEAD=$AB_LB_PID
+	if ! lb_pid_alive "$AB_LB_PID" || [[ "$(awk '{print $3}' "/proc/$AB_LB_PID/stat" 2>/dev/null)" == Z ]]; then
+		wait "$AB_LB_PID" 2>/dev/null
+		rc=$?
+		((rc > 128)) && rc="signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))"
+		ab_collect_core
+		echo "FAIL: lifeboatfs $AB_LB_PID died $1: exit status $rc; log '${LB_LOGS[-1]}', cores: $(ls "$LB_WORK"/core* 2>/dev/null | tr '\n' ' ')" >&2
+	else
+		echo "FAIL: lifeboatfs $AB_LB_PID runs but '$AB_MNT' is not mounted $1" >&2
+	fi
+	return 0
 }
 
 # ab_absorb_supported: true when lifeboatfs knows the absorb options.
@@ -77,6 +109,7 @@ ab_lifeboatfs_up()
 	opts=$(ab_lb_opts) || exit 1
 	lb_mount "$AB_FAULTY" "$AB_MNT" "$opts"
 	AB_LB_PID=$LB_LAST_PID
+	AB_LB_DEAD=
 	echo "$AB_LB_PID" >"$AB_PIDFILE"
 }
 
@@ -85,6 +118,17 @@ ab_stack_up()
 	ab_faultfs_up "$@"
 	ab_lifeboatfs_up
 	lb_log "stack: '$AB_STORE' -> faultfs $AB_FAULTFS_PID '$AB_FAULTY' -> lifeboatfs $AB_LB_PID '$AB_MNT'"
+}
+
+# ab_stack_restart: both daemons down (clean unmounts), then up again on
+# the same store and journal: a fresh start after a seed left it broken.
+ab_stack_restart()
+{
+	lb_force_umount "$AB_MNT"
+	lb_stop_pid "$AB_LB_PID"
+	lb_force_umount "$AB_FAULTY"
+	lb_stop_pid "$AB_FAULTFS_PID"
+	ab_stack_up
 }
 
 ab_ctl()

@@ -36,18 +36,20 @@ failed=()
 ok=0
 t_start=$SECONDS
 
-# fault_args SEED: the fail command for this seed, deterministic.
+# fault_cmd SEED: the fail command for this seed, deterministic.
 fault_cmd()
 {
-	local seed=$1 kind classes
+	local seed=$1 kind classes after
 
 	kind=${KINDS[$(((seed * 7 + 3) % ${#KINDS[@]}))]}
 	classes=all
 	((seed / ${#KINDS[@]} % 2)) && classes=write
+	# half the seeds: the fault fires inside a burst, N store ops later
+	after=$((seed % 2 ? (seed * 13) % 40 : 0))
 	if [[ "$kind" == STALL ]]; then
-		echo "$FAULTCTL $AB_CTL stall $classes then=EIO"
+		echo "$FAULTCTL $AB_CTL stall $classes then=EIO after=$after"
 	else
-		echo "$FAULTCTL $AB_CTL fail $kind $classes"
+		echo "$FAULTCTL $AB_CTL fail $kind $classes after=$after"
 	fi
 }
 
@@ -75,6 +77,7 @@ run_seed()
 	python3 "$MODELTEST" "${args[@]}" >"$log" 2>&1
 	rc=$?
 	[[ "$mode" == kill ]] && ab_adopt_pid
+	ab_lb_died "during seed $seed ($mode)" 2>>"$log" && rc=1
 	if ((rc != 0)); then
 		((rc > 128)) && echo "modeltest killed by signal $((rc - 128))" >>"$log"
 		echo "=== seed $seed ($mode) FAILED (rc $rc), log '$log':" >&2
@@ -86,11 +89,18 @@ run_seed()
 }
 
 for ((seed = FIRST; seed < FIRST + SEEDS; seed++)); do
-	if ! ab_lb_alive; then
+	if ab_lb_died "before seed $seed"; then
 		lb_log_tail "${LB_LOGS[-1]}"
-		lb_fail "lifeboatfs $AB_LB_PID is gone before seed $seed (crashed?)"
+		ab_stack_restart
 	fi
-	if run_seed "$seed"; then ok=$((ok + 1)); else failed+=("$seed"); fi
+	if run_seed "$seed"; then
+		ok=$((ok + 1))
+	else
+		failed+=("$seed")
+		lb_log "restarting the stack after seed $seed"
+		ab_ctl heal >/dev/null
+		ab_stack_restart
+	fi
 	if ((${#failed[@]} >= MAX_FAILURES)); then
 		lb_log "stopping after ${#failed[@]} failed seeds"
 		break
@@ -102,9 +112,13 @@ done
 lb_log "final check of every seed's tree (mount and store against the mirror)"
 args=(--compare-only --mnt "$AB_MNT" --mirror "$AB_MIRROR" --store "$AB_STORE" --drop-caches)
 [[ -e "$AB_STATUS" ]] && args+=(--status "$AB_STATUS")
-if ! python3 "$MODELTEST" "${args[@]}" >"$LB_WORK/final.log" 2>&1; then
+python3 "$MODELTEST" "${args[@]}" >"$LB_WORK/final.log" 2>&1
+rc=$?
+ab_lb_died "during the final check" 2>>"$LB_WORK/final.log" && rc=1
+if ((rc != 0)); then
 	# trees of seeds that failed already differ; show the rest
 	grep -E '^(FAIL|DIFF)' "$LB_WORK/final.log" | head -n 30 >&2
+	[[ ${#failed[@]} -ne 0 ]] && grep -q 'lifeboatfs .* died' "$LB_WORK/final.log" && failed+=(final)
 	[[ ${#failed[@]} -eq 0 ]] && failed+=(final)
 fi
 lb_log "$ok seeds passed in $((SECONDS - t_start))s, failed: ${failed[*]:-none}"

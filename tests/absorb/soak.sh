@@ -15,5 +15,6 @@ export ABSORB_KINDS=${ABSORB_KINDS:-EIO ENOTCONN ESTALE ETIMEDOUT EROFS EHOSTDOW
 export ABSORB_MAX_OUTAGE=${ABSORB_MAX_OUTAGE:-4}
 export ABSORB_MAX_FAILURES=${ABSORB_MAX_FAILURES:-20}
 export ABSORB_KILL_EVERY=${ABSORB_KILL_EVERY:-3}
+export ABSORB_LB_OPTS=${ABSORB_LB_OPTS:-queue_budget=256K,flush_interval=0.5,hold=30,on_hold_timeout=eio,path_timeout=1}
 export ABSORB_NAME=soak
 exec "$(dirname "$0")/run.sh"
