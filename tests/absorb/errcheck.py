@@ -13,6 +13,7 @@ got X'; exit 0 on a match, 1 otherwise.
 import errno
 import os
 import sys
+import time
 
 
 def fill(path, max_mib):
@@ -46,12 +47,14 @@ def main():
         return 2
     expect, op, path = sys.argv[1:4]
     arg = sys.argv[4] if len(sys.argv) > 4 else None
+    t0 = time.monotonic()
     try:
         OPS[op](path, arg)
         got = 'OK'
     except OSError as e:
         got = errno.errorcode.get(e.errno, str(e.errno))
-    what = '%s %s%s' % (op, path, ' ' + arg if arg else '')
+    what = '%s %s%s (%.0f ms)' % (op, path, ' ' + arg if arg else '',
+                                  (time.monotonic() - t0) * 1000)
     if got == expect:
         print('ok %s: got %s' % (what, got))
         return 0
