@@ -33,6 +33,8 @@ LB_OPTS=""
 BINDFS_OPTS="--no-allow-other --multithreaded --create-as-mounter -o big_writes,auto_cache,entry_timeout=3600,attr_timeout=3600,negative_timeout=3600"
 MERGERFS_OPTS="-o cache.files=auto-full,cache.attr=3600,cache.entry=3600,cache.negative_entry=3600,cache.readdir=true,cache.symlinks=true,cache.statfs=3600,inodecalc=passthrough,category.create=ff,fsname=mergerfs-bench"
 RAW=""
+TRACE=0
+SPREAD=0
 KEEP=0
 VERBOSE=0
 
@@ -54,6 +56,11 @@ and prints medians and ratios to native.
   --bindfs-opts S     replace bindfs arguments (default: $BINDFS_OPTS)
   --mergerfs-opts S   replace mergerfs arguments (default: $MERGERFS_OPTS)
   --raw FILE          write every measurement as TSV to FILE
+  --spread            add the spread of the rounds to each cell, "~N%" =
+                      (max - min) / median
+  --trace             instead of timing, count per operation the FUSE
+                      requests each daemon receives (by opcode) and the
+                      system calls it makes (strace; small sizes, 1 round)
   --keep              keep the work dir (logs of the daemons)
   -v, --verbose       print every measurement as it is taken
 EOF
@@ -72,6 +79,8 @@ while [ $# -gt 0 ]; do
 	--bindfs-opts) BINDFS_OPTS=$2; shift ;;
 	--mergerfs-opts) MERGERFS_OPTS=$2; shift ;;
 	--raw) RAW=$2; shift ;;
+	--trace) TRACE=1 ;;
+	--spread) SPREAD=1 ;;
 	--keep) KEEP=1 ;;
 	-v|--verbose) VERBOSE=1 ;;
 	-h|--help) usage; exit 0 ;;
@@ -96,6 +105,12 @@ else
 	RW_OPS=2000; RW_SEC=10; META_N=20000; TREE_SRC=/usr/include
 fi
 [ -d "$TREE_SRC" ] || die "$TREE_SRC missing (install linux-libc-dev)"
+
+if [ $TRACE -eq 1 ]; then
+	command -v strace >/dev/null || die "--trace needs strace"
+	SEQ_MIB=16; RR_OPS=200; RR_WARM_OPS=200; RR_SEC=60
+	RW_OPS=50; RW_SEC=60; META_N=200; TREE_SRC=/usr/include/linux; ROUNDS=1
+fi
 
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
@@ -302,7 +317,8 @@ run_round_fs() {
 		"$B" seqread "$T/data" >/dev/null 2>&1	# make it all warm
 		m_rate "$fs" randread_warm "$B" randread "$T/data" "$RR_WARM_OPS" "$RR_SEC" "$((ROUND + 1000))"
 		m_rate "$fs" randwrite "$B" randwrite "$T/data" "$RW_OPS" "$RW_SEC" "$((ROUND + 2000))"
-		rm -f "$T/data"
+		# removed at the end of the round: freeing its blocks (discard,
+		# journal) right before the metadata rows made them noisy
 	fi
 
 	# -- metadata
@@ -319,6 +335,7 @@ run_round_fs() {
 	m_time "$fs" du du -s "$T/tree"
 	m_time "$fs" find find "$T/tree"
 	m_time "$fs" rmrf rm -rf "$T/tree"
+	rm -f "$T/data"
 
 	if [ -n "$pid" ]; then
 		cpu1=$(daemon_cpu "$pid")
@@ -328,6 +345,90 @@ run_round_fs() {
 	fi
 	stop_fs "$fs"
 	rm -rf --one-file-system "$W/store-$fs"
+}
+
+
+# ------------------------------------------------------------- trace mode
+
+declare -A TRACED=()	# "fs|row" -> "requests|syscalls"
+
+fuse_fds() {	# pid -> comma-separated fds open on /dev/fuse
+	local f out=""
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = /dev/fuse ] && out+="${f##*/},"
+	done
+	echo "${out%,}"
+}
+
+# t_step fs row nops cmd...: run cmd with strace attached to the daemon
+t_step() {
+	local fs=$1 row=$2 nops=$3 pid out sp fds
+	shift 3
+	pid=${DPID[$fs]}
+	out="$W/trace-$fs-$row"
+	fds=$(fuse_fds "$pid")	# fusetrace.awk follows later clones itself
+	strace -f -qq -s 8 -xx -o "$out" -p "$pid" 2>"$W/strace-err" &
+	sp=$!
+	sleep 1	# attach to every thread
+	"$@" >/dev/null 2>"$W/err" || fail "$fs" "$row" "$(head -c 300 "$W/err")"
+	sleep 0.5	# asynchronous RELEASE / FORGET
+	kill -INT "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null
+	[ $VERBOSE -eq 1 ] && note "$fs $row: /dev/fuse fds $fds"
+	if [ ! -s "$out" ]; then
+		fail "$fs" "$row" "strace recorded nothing: $(head -c 300 "$W/strace-err")"
+		return
+	fi
+	TRACED["$fs|$row"]="$(awk -v fds="$fds" -v nops="$nops" -v what=req -f "$SELF_DIR/fusetrace.awk" "$out")|$(awk -v fds="$fds" -v nops="$nops" -v what=sys -f "$SELF_DIR/fusetrace.awk" "$out")"
+}
+
+trace_fs() {
+	local fs=$1 T
+	[ "$fs" = native ] && return
+	if ! start_fs "$fs"; then
+		UNAVAIL[$fs]="did not mount (see $W/log-$fs with --keep)"
+		return
+	fi
+	T="$TARGET/bench"
+	mkdir "$T"
+	t_step "$fs" seqwrite "$SEQ_MIB" "$B" seqwrite "$T/data" "$SEQ_MIB"
+	drop_caches
+	t_step "$fs" seqread_cold "$SEQ_MIB" "$B" seqread "$T/data"
+	t_step "$fs" seqread_warm "$SEQ_MIB" "$B" seqread "$T/data"
+	drop_caches
+	t_step "$fs" randread_cold "$RR_OPS" "$B" randread "$T/data" "$RR_OPS" "$RR_SEC" 1
+	"$B" seqread "$T/data" >/dev/null
+	t_step "$fs" randread_warm "$RR_WARM_OPS" "$B" randread "$T/data" "$RR_WARM_OPS" "$RR_SEC" 2
+	t_step "$fs" randwrite "$RW_OPS" "$B" randwrite "$T/data" "$RW_OPS" "$RW_SEC" 3
+	rm -f "$T/data"
+	mkdir "$T/meta"
+	t_step "$fs" create "$META_N" "$B" create "$T/meta" "$META_N"
+	t_step "$fs" stat "$META_N" "$B" stat "$T/meta" "$META_N"
+	t_step "$fs" unlink "$META_N" "$B" unlink "$T/meta" "$META_N"
+	mkdir "$T/tree"
+	t_step "$fs" untar "$TREE_FILES" tar -xf "$W/tree.tar" -C "$T/tree"
+	t_step "$fs" du "$TREE_FILES" du -s "$T/tree"
+	t_step "$fs" find "$TREE_FILES" find "$T/tree"
+	t_step "$fs" rmrf "$TREE_FILES" rm -rf "$T/tree"
+	stop_fs "$fs"
+}
+
+report_trace() {
+	local row fs per
+	echo
+	echo "# FUSE requests per operation (total: top opcodes) and daemon system calls per operation"
+	echo "# (per MiB for seq rows, per I/O for rand rows, per file for metadata, per tree entry for tree rows)"
+	for row in "${ROWS[@]}"; do
+		[ "${KIND[$row]:-rate}" = info ] && continue
+		echo "${LABEL[$row]}"
+		for fs in "${SHOWN[@]}"; do
+			[ "$fs" = native ] && continue
+			per=${TRACED["$fs|$row"]:-}
+			[ -n "$per" ] || continue
+			printf '  %-11s requests %s\n' "$fs" "${per%%|*}"
+			printf '  %-11s syscalls %s\n' "" "${per#*|}"
+		done
+	done
 }
 
 # ---------------------------------------------------------------------- setup
@@ -381,6 +482,13 @@ check_load
 
 # ---------------------------------------------------------------------- run
 
+ROUND=1
+if [ $TRACE -eq 1 ]; then
+	for fs in "${RUN_FS[@]}"; do
+		trace_fs "$fs"
+	done
+	ROUNDS=0
+fi
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 	check_load
 	note "round $ROUND/$ROUNDS"
@@ -455,6 +563,11 @@ cell() {
 	# shellcheck disable=SC2086
 	m=$(median $vals)
 	CELL=$(fmt "$row" "$m")
+	if [ $SPREAD -eq 1 ]; then
+		# shellcheck disable=SC2086
+		CELL+=$(printf '%s\n' $vals | sort -g | awk -v m="$m" 'NR == 1 { lo = $1 } { hi = $1 }
+			END { if (m > 0) printf " ~%.0f%%", 100 * (hi - lo) / m }')
+	fi
 	[ -n "${ERRS["$fs|$row"]:-}" ] && CELL+="!"
 	if [ "$fs" != native ] && [ "${KIND[$row]:-rate}" != info ]; then
 		n=${RES["native|$row"]:-}
@@ -471,16 +584,24 @@ cell() {
 	fi
 }
 
+if [ $TRACE -eq 1 ]; then
+	report_trace
+	for fs in "${!UNAVAIL[@]}"; do echo "# $fs: ${UNAVAIL[$fs]}"; done
+	exit 0
+fi
+
 echo
 echo "# medians of $ROUNDS round(s); (x.xx) = speed relative to native: fs/native for rates, native/fs for times; 1.00 = native, <1 = slower"
 printf '%-28s %-8s' "row" "unit"
-for fs in "${SHOWN[@]}"; do printf ' %18s' "$fs"; done
+W_CELL=18
+[ $SPREAD -eq 1 ] && W_CELL=24
+for fs in "${SHOWN[@]}"; do printf ' %*s' $W_CELL "$fs"; done
 echo
 for row in "${ROWS[@]}"; do
 	printf '%-28s %-8s' "${LABEL[$row]}" "${UNIT[$row]}"
 	for fs in "${SHOWN[@]}"; do
 		cell "$fs" "$row"
-		printf ' %18s' "$CELL"
+		printf ' %*s' $W_CELL "$CELL"
 	done
 	echo
 done
