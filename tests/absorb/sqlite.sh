@@ -23,22 +23,38 @@ KILL_SCRIPT=$(ab_kill_script) || exit 1
 bad=0
 
 # controller LOG KIND: in the background, fail the path once LOG has
-# TXNS/5 lines, heal (or kill+heal+remount) after TXNS*3/5 lines or OUTAGE
-# seconds, whichever comes first.
+# TXNS/5 lines, heal after TXNS*3/5 lines or OUTAGE seconds, whichever
+# comes first. KIND kill: pause the transaction loop between two
+# transactions first (LOG.pause -> LOG.paused: sqlite3 may legitimately
+# wait for the path during an outage, and a daemon killed under a waiting
+# request fails it), fail the path, SIGKILL lifeboatfs, heal, remount with
+# the same journal, let the loop go on: the committed transactions still
+# in the unflushed queue at the failure must come back from the journal.
 controller()
 {
-	local log=$1 kind=$2 n t0
+	local log=$1 kind=$2 n t0 i
 
 	until (($(wc -l <"$log") >= TXNS / 5)); do sleep 0.02; done
+	if [[ "$kind" == kill ]]; then
+		touch "$log.pause"
+		for ((i = 0; i < 600; i++)); do
+			[[ -e "$log.paused" ]] && break
+			sleep 0.05
+		done
+	fi
 	echo "# fail at txn $(wc -l <"$log"): $(ab_ctl fail EIO all)"
+	if [[ "$kind" == kill ]]; then
+		# something for the daemon to notice the failure with
+		n=$(python3 "$AB_DIR/errcheck.py" OK open-w "$AB_MNT/$(basename "$log").marker" 2>&1) ||
+			echo "FAIL: creating a file during the outage: $n"
+		sleep 0.3
+		echo "# kill at txn $(wc -l <"$log"): $("$KILL_SCRIPT" 2>&1 | tr '\n' ' ')"
+		rm -f "$log.pause"
+		return
+	fi
 	t0=$SECONDS
 	until (($(wc -l <"$log") >= TXNS * 3 / 5 || SECONDS - t0 >= OUTAGE)); do sleep 0.02; done
-	n=$(wc -l <"$log")
-	if [[ "$kind" == kill ]]; then
-		echo "# kill at txn $n: $("$KILL_SCRIPT" 2>&1 | tr '\n' ' ')"
-	else
-		echo "# heal at txn $n: $(ab_ctl heal)"
-	fi
+	echo "# heal at txn $(wc -l <"$log"): $(ab_ctl heal)"
 }
 
 # txn DB I: one write transaction: a row, and every 7th time an update of
@@ -87,6 +103,11 @@ run_mode()
 	ctl=$!
 	LB_PIDS+=("$ctl")
 	for ((i = 1; i <= TXNS; i++)); do
+		if [[ -e "$log.pause" ]]; then
+			touch "$log.paused"
+			while [[ -e "$log.pause" ]]; do sleep 0.02; done
+			rm -f "$log.paused"
+		fi
 		txn "$db" "$i" >/dev/null 2>"$err"
 		rc=$?
 		if ((rc != 0)) || [[ -s "$err" ]]; then
@@ -99,6 +120,7 @@ run_mode()
 	done
 	wait "$ctl"
 	cat "$LB_WORK/$name.ctl" >&2
+	grep -q '^FAIL' "$LB_WORK/$name.ctl" && bad=$((bad + 1))
 	[[ "$kind" == kill ]] && ab_adopt_pid
 	ab_ctl heal >/dev/null
 	ab_wait_healthy 30 || bad=$((bad + 1))
