@@ -60,7 +60,11 @@ ab_lb_died()
 	if ! lb_pid_alive "$AB_LB_PID" || [[ "$(awk '{print $3}' "/proc/$AB_LB_PID/stat" 2>/dev/null)" == Z ]]; then
 		wait "$AB_LB_PID" 2>/dev/null
 		rc=$?
-		((rc > 128)) && rc="signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))"
+		if ((rc == 127)); then
+			rc="unknown (started by kill.sh, not our child)"
+		elif ((rc > 128)); then
+			rc="signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))"
+		fi
 		ab_collect_core
 		echo "FAIL: lifeboatfs $AB_LB_PID died $1: exit status $rc; log '${LB_LOGS[-1]}', cores: $(ls "$LB_WORK"/core* 2>/dev/null | tr '\n' ' ')" >&2
 	else

@@ -54,6 +54,10 @@ class Failure(Exception):
     pass
 
 
+class Interrupted(Exception):
+    """A read-only op that the daemon's SIGKILL cut off: skip it."""
+
+
 class Handle:
     def __init__(self, mnt_fd, mir_fd, path, flags):
         self.mnt_fd, self.mir_fd, self.path, self.flags = mnt_fd, mir_fd, path, flags
@@ -163,8 +167,7 @@ class Worker(threading.Thread):
                 if side == 'mnt' and isinstance(r, tuple) and r[:1] == ('err',) and \
                         epoch != self.run_.kill_epoch:
                     if readonly:
-                        self.run_.resume.wait()
-                        continue	# the daemon was killed under a read: ask again
+                        raise Interrupted(desc)
                     raise Failure('%s: in flight while lifeboatfs was killed (a mutation '
                                   'blocked during the outage), got %s' % (desc, fmt_res(r)))
                 break
@@ -544,6 +547,15 @@ class Worker(threading.Thread):
             h = self.handles.pop(hid)
             self.both('close handle of %s' % h.path, lambda side: os.close(self.hfd(h, side)) or 0)
 
+    def drop_handles(self):
+        for hid in sorted(self.handles):
+            h = self.handles.pop(hid)
+            for fd in (h.mnt_fd, h.mir_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
     def park(self):
         """Kill mode: close everything on the mount and wait for the remount."""
         self.close_handles()
@@ -565,13 +577,22 @@ class Worker(threading.Thread):
         weights = [w for _, w in self.OPS]
         try:
             self.setup()
+            epoch = r.kill_epoch
             for self.index in range(r.args.ops):
                 if r.pause.is_set():
                     self.park()
+                r.resume.wait()
+                if epoch != r.kill_epoch:
+                    self.drop_handles()	# they belong to the killed daemon's mount
+                    epoch = r.kill_epoch
                 op = self.rng.choices(names, weights)[0]
                 files, dirs, links = self.scan()
-                if getattr(self, 'op_' + op)(files, dirs, links):
-                    self.done[op] = self.done.get(op, 0) + 1
+                try:
+                    if getattr(self, 'op_' + op)(files, dirs, links):
+                        self.done[op] = self.done.get(op, 0) + 1
+                except Interrupted as e:
+                    print('# thread %d op#%d: %s cut off by the kill, skipped' %
+                          (self.tid, self.index, e), flush=True)
                 r.count_op()
             self.close_handles()
         except Failure as e:
@@ -608,6 +629,11 @@ def reached(run, at, since=None):
     return now() - run.t0 >= v
 
 
+def noticed(run):
+    """True once the daemon showed the outage (always without a status file)."""
+    return not run.args.status or 'absorbing' in run.states_seen
+
+
 def shell(run, what, cmd):
     t = now()
     p = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -635,6 +661,8 @@ def watchdog(run, workers, stop):
                         print('  in flight: thread %d op#%d %s (%.1fs)' %
                               (o.tid, o.index, o.cur[0], now() - o.cur[1]), file=sys.stderr)
                 sys.stderr.flush()
+                if run.args.abort_cmd:	# threads stuck in the mount keep us from exiting
+                    subprocess.run(run.args.abort_cmd, shell=True)
                 os._exit(1)
 
 
@@ -678,18 +706,19 @@ def control(run, workers, rng):
         if fail_at and failed_t is None and reached(run, fail_at):
             run.phase = 'outage'
             shell(run, 'fail', a.fail_cmd)
+            run.states_seen.discard('absorbing')
             failed_t, fail_ops = now(), run.ops_done
             if heal_at[0] == 'ops':
                 kill_at = ('ops', fail_ops + max((heal_at[1] - fail_ops) // 2, 1))
             else:
                 kill_at = ('secs', (fail_at[1] + heal_at[1]) / 2)
         elif run.phase == 'outage' and a.kill_cmd:
-            if (reached(run, kill_at) and now() - failed_t >= min_outage) or \
+            if (reached(run, kill_at) and now() - failed_t >= min_outage and noticed(run)) or \
                     now() - failed_t > a.max_outage:
                 do_kill(run, workers)
                 run.phase = 'healed'
         elif run.phase == 'outage':
-            if (reached(run, heal_at) and now() - failed_t >= min_outage) or \
+            if (reached(run, heal_at) and now() - failed_t >= min_outage and noticed(run)) or \
                     now() - failed_t > a.max_outage:
                 run.phase = 'healed'
                 shell(run, 'heal', a.heal_cmd)
@@ -820,6 +849,8 @@ def main():
     p.add_argument('--settle-timeout', type=float, default=60.0)
     p.add_argument('--op-timeout', type=float, default=60.0, help='an op this slow is a hang')
     p.add_argument('--park-timeout', type=float, default=10.0)
+    p.add_argument('--abort-cmd', help='shell command that aborts the mount after a hang '
+                   '(e.g. umount -f MNT), so that stuck threads let the test exit')
     p.add_argument('--drop-caches', action='store_true', help='drop kernel caches before the '
                    'final check (global)')
     p.add_argument('--compare-only', action='store_true',

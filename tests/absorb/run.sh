@@ -13,7 +13,7 @@
 # thread (100), ABSORB_THREADS (3), ABSORB_KILL_EVERY (4, 0 = never),
 # ABSORB_KINDS (EIO ENOTCONN ESTALE ETIMEDOUT EROFS; STALL adds a stall
 # that ends in EIO), ABSORB_MAX_FAILURES (5: stop after that many seeds
-# failed), ABSORB_MAX_OUTAGE (1.5 s), ABSORB_NO_FAULTS=1 (healthy path only,
+# failed), ABSORB_MAX_OUTAGE (1 s), ABSORB_NO_FAULTS=1 (healthy path only,
 # also runs a lifeboatfs without absorb options), ABSORB_LB_OPTS.
 set -uo pipefail
 source "$(dirname "$0")/lib-absorb.sh"
@@ -24,7 +24,7 @@ OPS=${ABSORB_OPS:-100}
 THREADS=${ABSORB_THREADS:-3}
 KILL_EVERY=${ABSORB_KILL_EVERY:-4}
 MAX_FAILURES=${ABSORB_MAX_FAILURES:-5}
-MAX_OUTAGE=${ABSORB_MAX_OUTAGE:-1.5}
+MAX_OUTAGE=${ABSORB_MAX_OUTAGE:-1.0}
 NO_FAULTS=${ABSORB_NO_FAULTS:-0}
 read -r -a KINDS <<<"${ABSORB_KINDS:-EIO ENOTCONN ESTALE ETIMEDOUT EROFS}"
 
@@ -63,7 +63,7 @@ run_seed()
 	}
 	args=(--mnt "$AB_MNT/s$seed" --mirror "$AB_MIRROR/s$seed" --store "$AB_STORE/s$seed"
 	      --seed "$seed" --threads "$THREADS" --ops "$OPS" --max-outage "$MAX_OUTAGE"
-	      --op-timeout 40 --settle-timeout 30)
+	      --op-timeout 40 --settle-timeout 30 --abort-cmd "umount -f '$AB_MNT'")
 	[[ -e "$AB_STATUS" ]] && args+=(--status "$AB_STATUS")
 	((seed % 10 == 0)) && args+=(--drop-caches)
 	if ((NO_FAULTS)); then
@@ -84,7 +84,7 @@ run_seed()
 		grep -E '^(FAIL|DIFF|FAILED|#)' "$log" | head -n 40 >&2
 		return 1
 	fi
-	lb_log "seed $seed ($mode${mode/#healthy/}): $(grep '^# seed .*ops in' "$log" | cut -c3-)"
+	lb_log "seed $seed ($mode): $(grep '^# seed .*ops in' "$log" | cut -c3-)"
 	return 0
 }
 
