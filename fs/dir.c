@@ -2,7 +2,9 @@
 /*
  * dir.c - name operations: lookup, forget, mknod, mkdir, symlink, link,
  * unlink, rmdir and rename, each one system call on the store relative to
- * the parent's O_PATH fd, so paths of any length work and no path is built.
+ * the parent's O_PATH fd, so paths of any length work and no path is built
+ * for the store. Each mutation runs through mut_run(): queued when healthy,
+ * journaled and shown by the overlay while absorbing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,52 +16,97 @@
 #include "lifeboat/log.h"
 #include "lifeboatfs.h"
 
-/* Replies with the entry of a name just created in @parent_fd. */
-static void reply_new_entry(fuse_req_t req, int parent_fd, const char *name)
+/* Makes the inode of a name just created in @dir (its fd is @dfd). */
+int entry_new(struct lb_fs *fs, struct lb_inode *dir, int dfd, const char *name,
+	      struct lb_inode **ret_inode, struct stat *ret_st)
+{
+	int fd, r;
+
+	fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, ret_st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return inode_from_fd(fs, fd, ret_st, dir, name, ret_inode);
+}
+
+static void reply_entry(fuse_req_t req, struct lb_inode *inode, const struct stat *st)
 {
 	struct lb_fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	struct lb_inode *inode;
-	int fd, r;
 
-	memset(&e, 0, sizeof(e));
-	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return (void)fuse_reply_err(req, errno);
-	if (fstat(fd, &e.attr) < 0) {
-		r = errno;
-		close(fd);
-		return (void)fuse_reply_err(req, r);
-	}
-	r = inode_from_fd(fs, fd, &e.attr, &inode);
-	if (r < 0)
-		return (void)fuse_reply_err(req, -r);
-	e.ino = (uintptr_t)inode;
-	e.generation = inode->generation;
-	entry_fill_timeouts(fs, &e);
+	entry_fill(fs, inode, st, &e);
 	if (fuse_reply_entry(req, &e) == -ENOENT)
 		inode_forget(fs, inode, 1);	/* the caller was interrupted */
+}
+
+/* Answers a lookup from the overlay; false when only the store can. */
+static bool lookup_overlay(struct lb_fs *fs, struct lb_inode *dir, const char *name,
+			   struct lb_inode **ret_inode, struct stat *ret_st)
+{
+	struct ov_dirent *d;
+	bool known = false;
+
+	pthread_mutex_lock(&fs->ov_lock);
+	d = ov_dirent_find(dir->ov, name);
+	if (d || ov_is_virt(dir)) {
+		known = true;
+		*ret_inode = d ? d->inode : NULL;
+		if (*ret_inode) {
+			inode_add_lookup(fs, *ret_inode);
+			if (!ov_getattr(fs, *ret_inode, ret_st))
+				inode_stat_get(fs, *ret_inode, ret_st);
+		}
+	}
+	pthread_mutex_unlock(&fs->ov_lock);
+	return known;
+}
+
+static void reply_negative(fuse_req_t req)
+{
+	struct lb_fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+
+	if (fs->opt.negative_timeout <= 0)
+		return (void)fuse_reply_err(req, ENOENT);
+	/* Cache the miss: a create then costs one round trip less. */
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = fs->opt.negative_timeout;
+	fuse_reply_entry(req, &e);
 }
 
 void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lb_fs *fs = fs_of(req);
-	struct lb_inode *dir = inode_of(fs, parent);
+	struct lb_inode *dir = inode_of(fs, parent), *inode;
 	struct fuse_entry_param e;
+	struct stat st;
 	int fd, r;
 
-	fd = inode_fd_get(fs, dir);
-	if (fd < 0)
-		return (void)fuse_reply_err(req, -fd);
-	r = inode_lookup_child(fs, dir, fd, name, &e);
-	inode_fd_put(fs, dir);
-
-	if (r == -ENOENT && fs->opt.negative_timeout > 0) {
-		/* Cache the miss: a create then costs one round trip less. */
-		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->opt.negative_timeout;
-		return (void)fuse_reply_entry(req, &e);
+	for (;;) {
+		if (fs->state != LB_HEALTHY && lookup_overlay(fs, dir, name, &inode, &st)) {
+			if (!inode)
+				return reply_negative(req);
+			return reply_entry(req, inode, &st);
+		}
+		fd = inode_fd_get(fs, dir);
+		r = fd;
+		if (fd >= 0) {
+			r = inode_lookup_child(fs, dir, fd, name, &e);
+			inode_fd_put(fs, dir);
+		}
+		if (r >= 0 || !is_path_failure(fs, r))
+			break;
+		absorb_begin(fs, r);
+		r = hold_wait(fs);
+		if (r < 0)
+			return (void)fuse_reply_err(req, -r);
 	}
+	if (r == -ENOENT)
+		return reply_negative(req);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
 	if (fuse_reply_entry(req, &e) == -ENOENT)
@@ -81,119 +128,258 @@ void lb_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forg
 	fuse_reply_none(req);
 }
 
-enum mk_kind { MK_NODE, MK_DIR, MK_SYMLINK };
-
-static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, enum mk_kind kind,
-		      mode_t mode, dev_t rdev, const char *target)
+/*
+ * Owner, group and mode a new object gets, for the journal record while
+ * absorbing; the store's answer replaces them when healthy.
+ */
+void mut_new_object(fuse_req_t req, struct lb_mut *m, struct lb_inode *dir, mode_t mode)
 {
-	struct lb_fs *fs = fs_of(req);
-	struct lb_inode *dir = inode_of(fs, parent);
-	struct lb_creds_saved saved;
-	int fd, r;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat dst;
 
-	fd = inode_fd_get(fs, dir);
-	if (fd < 0)
-		return (void)fuse_reply_err(req, -fd);
-	r = creds_enter(req, mode, &saved);
+	inode_stat_get(fs_of(req), dir, &dst);
+	if (dir->ov)
+		dst = dir->ov->attr;
+	m->rec.uid = ctx->uid;
+	m->rec.gid = (dst.st_mode & S_ISGID) ? dst.st_gid : ctx->gid;
+	m->rec.mode = mode & ~(S_IFMT & 0) & ~ctx->umask;
+	if (S_ISDIR(mode) && (dst.st_mode & S_ISGID))
+		m->rec.mode |= S_ISGID;
+}
+
+/* The store's attributes of a new object go into its record. */
+void mut_note_created(struct lb_mut *m)
+{
+	m->rec.uid = m->st.st_uid;
+	m->rec.gid = m->st.st_gid;
+	m->rec.mode = m->rec.type == JOURNAL_MKDIR ? (m->st.st_mode & 07777) : m->st.st_mode;
+	m->rec.rdev = m->st.st_rdev;
+}
+
+struct mk_arg {
+	fuse_req_t req;
+	const char *name;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;
+};
+
+static int mk_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct mk_arg *a = arg;
+	struct lb_creds_saved saved;
+	int dfd, r;
+
+	dfd = inode_fd_get(fs, m->dir);
+	if (dfd < 0)
+		return dfd;
+	r = creds_enter(a->req, a->mode, &saved);
 	if (r == 0) {
-		if (kind == MK_DIR)
-			r = mkdirat(fd, name, mode);
-		else if (kind == MK_SYMLINK)
-			r = symlinkat(target, fd, name);
+		if (m->rec.type == JOURNAL_MKDIR)
+			r = mkdirat(dfd, a->name, a->mode);
+		else if (m->rec.type == JOURNAL_SYMLINK)
+			r = symlinkat(a->target, dfd, a->name);
 		else
-			r = mknodat(fd, name, mode, rdev);
+			r = mknodat(dfd, a->name, a->mode, a->rdev);
 		r = r < 0 ? -errno : 0;
 		creds_leave(&saved);
 	}
 	if (r == 0)
-		reply_new_entry(req, fd, name);
-	else
-		fuse_reply_err(req, -r);
-	inode_fd_put(fs, dir);
+		r = entry_new(fs, m->dir, dfd, a->name, &m->file, &m->st);
+	inode_fd_put(fs, m->dir);
+	if (r == 0)
+		mut_note_created(m);
+	return r;
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      enum journal_type type, mode_t mode, dev_t rdev, const char *target)
+{
+	struct lb_fs *fs = fs_of(req);
+	struct mk_arg a = { req, name, mode, rdev, target };
+	struct lb_mut m;
+	int r;
+
+	mut_init(&m, type);
+	m.dir = inode_of(fs, parent);
+	(void)mut_path(fs, &m, m.dir, name);
+	mut_new_object(req, &m, m.dir, type == JOURNAL_MKDIR ? (S_IFDIR | mode) : mode);
+	if (type == JOURNAL_MKDIR)
+		m.rec.mode &= 07777;
+	m.rec.rdev = rdev;
+	m.rec.target = target;
+	r = mut_run(fs, &m, mk_store, &a);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
+	reply_entry(req, m.file, &m.st);
 }
 
 void lb_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	make_node(req, parent, name, MK_NODE, mode, rdev, NULL);
+	make_node(req, parent, name, JOURNAL_MKNOD, mode, rdev, NULL);
 }
 
 void lb_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	make_node(req, parent, name, MK_DIR, mode, 0, NULL);
+	make_node(req, parent, name, JOURNAL_MKDIR, mode, 0, NULL);
 }
 
 void lb_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-	make_node(req, parent, name, MK_SYMLINK, 0, 0, link);
+	make_node(req, parent, name, JOURNAL_SYMLINK, S_IFLNK | 0777, 0, link);
+}
+
+static int link_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	const char *newname = arg;
+	struct fuse_entry_param e;
+	int fd, dfd, r;
+
+	fd = inode_fd_get(fs, m->file);
+	if (fd < 0)
+		return fd;
+	dfd = inode_fd_get(fs, m->dir2);
+	if (dfd < 0) {
+		inode_fd_put(fs, m->file);
+		return dfd;
+	}
+	r = linkat(fd, "", dfd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
+	if (r == 0)
+		r = inode_lookup_child(fs, m->dir2, dfd, newname, &e);
+	if (r == 0)
+		m->st = e.attr;
+	inode_fd_put(fs, m->dir2);
+	inode_fd_put(fs, m->file);
+	return r;
 }
 
 void lb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct lb_fs *fs = fs_of(req);
-	struct lb_inode *inode = inode_of(fs, ino), *dir = inode_of(fs, newparent);
-	struct fuse_entry_param e;
-	int fd, dfd, r;
+	struct lb_mut m;
+	int r;
 
-	fd = inode_fd_get(fs, inode);
-	if (fd < 0)
-		return (void)fuse_reply_err(req, -fd);
-	dfd = inode_fd_get(fs, dir);
-	if (dfd < 0) {
-		inode_fd_put(fs, inode);
-		return (void)fuse_reply_err(req, -dfd);
-	}
-	r = linkat(fd, "", dfd, newname, AT_EMPTY_PATH) < 0 ? -errno : 0;
-	if (r == 0)
-		r = inode_lookup_child(fs, dir, dfd, newname, &e);
-	inode_fd_put(fs, dir);
-	inode_fd_put(fs, inode);
+	mut_init(&m, JOURNAL_LINK);
+	m.file = inode_of(fs, ino);
+	m.dir2 = inode_of(fs, newparent);
+	(void)mut_path(fs, &m, m.file, NULL);
+	(void)mut_path2(fs, &m, m.dir2, newname);
+	r = mut_run(fs, &m, link_store, (void *)newname);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (fuse_reply_entry(req, &e) == -ENOENT)
-		inode_forget(fs, inode_of(fs, e.ino), 1);
+	if (m.absorbed)
+		inode_add_lookup(fs, m.file);
+	reply_entry(req, m.file, &m.st);
 }
 
-static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
+static int unlink_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 {
-	struct lb_fs *fs = fs_of(req);
-	struct lb_inode *dir = inode_of(fs, parent);
+	const char *name = arg;
 	int fd, r;
 
-	fd = inode_fd_get(fs, dir);
+	fd = inode_fd_get(fs, m->dir);
 	if (fd < 0)
-		return (void)fuse_reply_err(req, -fd);
-	r = unlinkat(fd, name, flags) < 0 ? errno : 0;
-	inode_fd_put(fs, dir);
-	fuse_reply_err(req, r);
+		return fd;
+	r = unlinkat(fd, name, m->rec.type == JOURNAL_RMDIR ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+	inode_fd_put(fs, m->dir);
+	return r;
+}
+
+static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
+			enum journal_type type)
+{
+	struct lb_fs *fs = fs_of(req);
+	struct lb_mut m;
+	int r;
+
+	mut_init(&m, type);
+	m.dir = inode_of(fs, parent);
+	(void)mut_path(fs, &m, m.dir, name);
+	m.victim = inode_child_get(fs, m.dir, name);
+	r = mut_run(fs, &m, unlink_store, (void *)name);
+	if (r == 0 && m.victim)
+		inode_clear_link(fs, m.victim, m.dir, name);
+	mut_done(fs, &m);
+	fuse_reply_err(req, -r);
 }
 
 void lb_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	remove_name(req, parent, name, 0);
+	remove_name(req, parent, name, JOURNAL_UNLINK);
 }
 
 void lb_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	remove_name(req, parent, name, AT_REMOVEDIR);
+	remove_name(req, parent, name, JOURNAL_RMDIR);
+}
+
+struct rename_arg {
+	const char *name;
+	const char *newname;
+};
+
+static int rename_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct rename_arg *a = arg;
+	int ffd, tfd, r;
+
+	ffd = inode_fd_get(fs, m->dir);
+	if (ffd < 0)
+		return ffd;
+	tfd = inode_fd_get(fs, m->dir2);
+	if (tfd < 0) {
+		inode_fd_put(fs, m->dir);
+		return tfd;
+	}
+	r = renameat2(ffd, a->name, tfd, a->newname, m->rec.flags) < 0 ? -errno : 0;
+	inode_fd_put(fs, m->dir2);
+	inode_fd_put(fs, m->dir);
+	return r;
+}
+
+/* The names moved: keep the paths of the objects involved right. */
+static void rename_links(struct lb_fs *fs, struct lb_mut *m, const char *name,
+			 const char *newname)
+{
+	if (m->rec.flags & RENAME_EXCHANGE) {
+		if (m->victim2)
+			inode_clear_link(fs, m->victim2, m->dir2, newname);
+		if (m->victim)
+			inode_set_link(fs, m->victim, m->dir2, newname);
+		if (m->victim2)
+			inode_set_link(fs, m->victim2, m->dir, name);
+		return;
+	}
+	if (m->victim2 && m->victim2 != m->victim)
+		inode_clear_link(fs, m->victim2, m->dir2, newname);
+	if (m->victim)
+		inode_set_link(fs, m->victim, m->dir2, newname);
 }
 
 void lb_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 	       const char *newname, unsigned int flags)
 {
 	struct lb_fs *fs = fs_of(req);
-	struct lb_inode *from = inode_of(fs, parent), *to = inode_of(fs, newparent);
-	int ffd, tfd, r;
+	struct rename_arg a = { name, newname };
+	struct lb_mut m;
+	int r;
 
-	ffd = inode_fd_get(fs, from);
-	if (ffd < 0)
-		return (void)fuse_reply_err(req, -ffd);
-	tfd = inode_fd_get(fs, to);
-	if (tfd < 0) {
-		inode_fd_put(fs, from);
-		return (void)fuse_reply_err(req, -tfd);
-	}
-	r = renameat2(ffd, name, tfd, newname, flags) < 0 ? errno : 0;
-	inode_fd_put(fs, to);
-	inode_fd_put(fs, from);
-	fuse_reply_err(req, r);
+	mut_init(&m, JOURNAL_RENAME);
+	m.dir = inode_of(fs, parent);
+	m.dir2 = inode_of(fs, newparent);
+	m.rec.flags = flags;
+	(void)mut_path(fs, &m, m.dir, name);
+	(void)mut_path2(fs, &m, m.dir2, newname);
+	m.victim = inode_child_get(fs, m.dir, name);
+	m.victim2 = inode_child_get(fs, m.dir2, newname);
+	/*
+	 * rec.ino stays 0: an object made since the last sync is made again
+	 * by the replay with another inode number, which replay would take
+	 * for "rename already done".
+	 */
+	r = mut_run(fs, &m, rename_store, &a);
+	if (r == 0)
+		rename_links(fs, &m, name, newname);
+	mut_done(fs, &m);
+	fuse_reply_err(req, -r);
 }

@@ -12,6 +12,8 @@
  * data cached across opens: every change to the store comes through here.
  */
 #include <errno.h>
+#include <linux/falloc.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,8 @@ static struct lb_file *file_of(struct fuse_file_info *fi)
 
 static int backing_flags(int flags)
 {
-	return (flags & ~(O_APPEND | O_DIRECT | O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC;
+	return (flags & ~(O_APPEND | O_DIRECT | O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC)) |
+	       O_CLOEXEC;
 }
 
 static void file_fill_info(struct lb_file *f, struct fuse_file_info *fi)
@@ -61,6 +64,69 @@ static int open_backing(struct lb_fs *fs, struct lb_inode *inode, int flags)
 	return fd;
 }
 
+/*
+ * The backing fd of an open file. A file opened while absorbing has none
+ * until the store answers again; it is opened then, on first use.
+ */
+static int file_fd(struct lb_fs *fs, struct lb_file *f)
+{
+	int fd = f->fd, expected = -1;
+
+	if (fd >= 0)
+		return fd;
+	fd = open_backing(fs, f->inode, backing_flags(f->flags));
+	if (fd < 0)
+		return fd;
+	if (!atomic_compare_exchange_strong(&f->fd, &expected, fd)) {
+		close(fd);	/* another thread won */
+		return expected;
+	}
+	return fd;
+}
+
+static struct lb_file *file_new(struct lb_inode *inode, int fd, int flags)
+{
+	struct lb_file *f = malloc(sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->fd = fd;
+	f->flags = flags;
+	f->inode = inode;
+	return f;
+}
+
+static int trunc_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct fuse_file_info *fi = arg;
+	int fd = open_backing(fs, m->file, backing_flags(fi->flags) | O_TRUNC);
+
+	if (fd < 0)
+		return fd;
+	m->fd = fd;
+	inode_note_size(fs, m->file, 0, true);
+	return 0;
+}
+
+/* open(O_TRUNC) changes the file: it is a mutation like any other. */
+static int open_truncating(fuse_req_t req, struct lb_inode *inode, struct fuse_file_info *fi)
+{
+	struct lb_fs *fs = fs_of(req);
+	struct lb_mut m;
+	int r;
+
+	mut_init(&m, JOURNAL_TRUNCATE);
+	m.file = inode;
+	(void)mut_path(fs, &m, inode, NULL);
+	m.rec.size = 0;
+	r = mut_run(fs, &m, trunc_store, fi);
+	if (r < 0)
+		return r;
+	if (m.fd >= 0 && attr_kill_suid(fs, inode, m.fd, req) > 0)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, (uintptr_t)inode, -1, 0);
+	return m.fd;	/* -1 when absorbed: opened once the store is back */
+}
+
 void lb_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_fs *fs = fs_of(req);
@@ -68,60 +134,67 @@ void lb_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lb_file *f;
 	int fd;
 
-	f = malloc(sizeof(*f));
-	if (!f)
-		return (void)fuse_reply_err(req, ENOMEM);
-	fd = open_backing(fs, inode, backing_flags(fi->flags));
-	if (fd < 0) {
-		free(f);
-		return (void)fuse_reply_err(req, -fd);
+	if (fi->flags & O_TRUNC) {
+		fd = open_truncating(req, inode, fi);
+	} else if (fs->state != LB_HEALTHY || inode->virt) {
+		fd = -1;
+	} else {
+		fd = open_backing(fs, inode, backing_flags(fi->flags));
+		if (fd < 0 && is_path_failure(fs, fd)) {
+			absorb_begin(fs, fd);
+			fd = -1;
+		}
 	}
-	if ((fi->flags & O_TRUNC) && attr_kill_suid(fs, inode, fd, req) > 0)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
-	f->fd = fd;
-	f->inode = inode;
+	if (fd < -1)
+		return (void)fuse_reply_err(req, -fd);
+	f = file_new(inode, fd, fi->flags);
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return (void)fuse_reply_err(req, ENOMEM);
+	}
 	file_fill_info(f, fi);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		free(f);
 	}
 }
 
-static int create_in(fuse_req_t req, int dfd, const char *name, mode_t mode,
-		     struct fuse_file_info *fi, struct fuse_entry_param *e)
-{
-	struct lb_fs *fs = fs_of(req);
-	struct lb_creds_saved saved;
-	struct lb_inode *inode;
-	int fd, pfd, r;
+struct create_arg {
+	fuse_req_t req;
+	const char *name;
+	mode_t mode;
+	struct fuse_file_info *fi;
+};
 
-	r = creds_enter(req, mode, &saved);
+static int create_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct create_arg *a = arg;
+	struct lb_creds_saved saved;
+	int dfd, fd, r;
+
+	dfd = inode_fd_get(fs, m->dir);
+	if (dfd < 0)
+		return dfd;
+	r = creds_enter(a->req, a->mode, &saved);
 	if (r < 0)
-		return r;
-	fd = openat(dfd, name, backing_flags(fi->flags) | O_CREAT, mode);
+		goto out_put;
+	fd = openat(dfd, a->name, backing_flags(a->fi->flags) | O_CREAT | (a->fi->flags & O_EXCL),
+		    a->mode);
 	r = fd < 0 ? -errno : 0;
 	creds_leave(&saved);
 	if (r < 0)
-		return r;
-
-	pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (pfd < 0 || fstat(pfd, &e->attr) < 0) {
-		r = -errno;
-		goto out_close;
+		goto out_put;
+	r = entry_new(fs, m->dir, dfd, a->name, &m->file, &m->st);
+	if (r < 0) {
+		close(fd);
+		goto out_put;
 	}
-	r = inode_from_fd(fs, pfd, &e->attr, &inode);
-	pfd = -1;
-	if (r < 0)
-		goto out_close;
-	e->ino = (uintptr_t)inode;
-	e->generation = inode->generation;
-	entry_fill_timeouts(fs, e);
-	return fd;
-
-out_close:
-	if (pfd >= 0)
-		close(pfd);
-	close(fd);
+	m->fd = fd;
+	mut_note_created(m);
+out_put:
+	inode_fd_put(fs, m->dir);
 	return r;
 }
 
@@ -129,64 +202,165 @@ void lb_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi)
 {
 	struct lb_fs *fs = fs_of(req);
-	struct lb_inode *dir = inode_of(fs, parent);
+	struct create_arg a = { req, name, mode, fi };
 	struct fuse_entry_param e;
 	struct lb_file *f;
-	int dfd, fd;
+	struct lb_mut m;
+	int r;
 
-	memset(&e, 0, sizeof(e));
-	f = malloc(sizeof(*f));
-	if (!f)
+	mut_init(&m, JOURNAL_CREATE);
+	m.dir = inode_of(fs, parent);
+	(void)mut_path(fs, &m, m.dir, name);
+	mut_new_object(req, &m, m.dir, S_IFREG | (mode & 07777));
+	r = mut_run(fs, &m, create_store, &a);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
+	f = file_new(m.file, m.fd, fi->flags);
+	if (!f) {
+		if (m.fd >= 0)
+			close(m.fd);
+		inode_forget(fs, m.file, 1);
 		return (void)fuse_reply_err(req, ENOMEM);
-	dfd = inode_fd_get(fs, dir);
-	if (dfd < 0) {
-		free(f);
-		return (void)fuse_reply_err(req, -dfd);
 	}
-	fd = create_in(req, dfd, name, mode, fi, &e);
-	inode_fd_put(fs, dir);
-	if (fd < 0) {
-		free(f);
-		return (void)fuse_reply_err(req, -fd);
-	}
-	f->fd = fd;
-	f->inode = inode_of(fs, e.ino);
 	file_fill_info(f, fi);
+	entry_fill(fs, m.file, &m.st, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		inode_forget(fs, f->inode, 1);
-		close(fd);
+		inode_forget(fs, m.file, 1);
+		if (m.fd >= 0)
+			close(m.fd);
 		free(f);
 	}
 }
 
+static __thread char *read_buf;
+static __thread size_t read_buf_size;
+
+static char *thread_buf(size_t size)
+{
+	if (size > read_buf_size) {
+		char *b = realloc(read_buf, size);
+
+		if (!b)
+			return NULL;
+		read_buf = b;
+		read_buf_size = size;
+	}
+	return read_buf;
+}
+
+static ssize_t read_store(struct lb_fs *fs, struct lb_file *f, char *buf, size_t size, off_t off)
+{
+	int fd = file_fd(fs, f);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = pread(fd, buf, size, off);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * Data is read into memory, never spliced from the store: a path error must
+ * be seen here, not handed to the application by the reply.
+ */
 void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct lb_fs *fs = fs_of(req);
+	struct lb_file *f = file_of(fi);
+	char *buf = thread_buf(size);
+	ssize_t n;
 
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = file_of(fi)->fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	for (;;) {
+		n = -ENODATA;
+		if (f->inode->ov)
+			n = ov_read(fs, f->inode, f->fd, buf, size, off);
+		if (n == -ENODATA)
+			n = read_store(fs, f, buf, size, off);
+		if (n >= 0 || (!is_path_failure(fs, (int)n) && n != -EAGAIN))
+			break;
+		if (n != -EAGAIN)
+			absorb_begin(fs, (int)n);
+		n = hold_wait(fs);
+		if (n < 0)
+			break;
+	}
+	if (n < 0)
+		return (void)fuse_reply_err(req, (int)-n);
+	fuse_reply_buf(req, buf, (size_t)n);
+}
+
+struct write_arg {
+	fuse_req_t req;
+	struct lb_file *f;
+	bool killed;
+};
+
+static int write_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct write_arg *a = arg;
+	size_t done = 0;
+	int fd = file_fd(fs, a->f);
+
+	if (fd < 0)
+		return fd;
+	while (done < m->rec.data_len) {
+		ssize_t n = pwrite(fd, (const char *)m->rec.data + done, m->rec.data_len - done,
+				   (off_t)(m->rec.offset + done));
+
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	inode_note_size(fs, m->file, m->rec.offset + done, false);
+	a->killed = attr_kill_suid(fs, m->file, fd, a->req) > 0;
+	return 0;
+}
+
+/* Request data as one memory buffer (it is queued or journaled as is). */
+static const void *write_data(struct fuse_bufvec *in, size_t *ret_len, void **ret_owned)
+{
+	size_t len = fuse_buf_size(in);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+
+	*ret_owned = NULL;
+	*ret_len = len;
+	if (in->count == 1 && !(in->buf[0].flags & FUSE_BUF_IS_FD))
+		return (const char *)in->buf[0].mem + in->off;
+	mem.buf[0].mem = malloc(len ? len : 1);
+	if (!mem.buf[0].mem)
+		return NULL;
+	if (fuse_buf_copy(&mem, in, 0) != (ssize_t)len) {
+		free(mem.buf[0].mem);
+		return NULL;
+	}
+	*ret_owned = mem.buf[0].mem;
+	return mem.buf[0].mem;
 }
 
 void lb_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
 		  struct fuse_file_info *fi)
 {
 	struct lb_fs *fs = fs_of(req);
-	struct lb_file *f = file_of(fi);
-	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
-	bool killed;
-	ssize_t n;
+	struct write_arg a = { req, file_of(fi), false };
+	struct lb_mut m;
+	void *owned;
+	int r;
 
-	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = f->fd;
-	out.buf[0].pos = off;
-	n = fuse_buf_copy(&out, in, 0);
-	if (n < 0)
-		return (void)fuse_reply_err(req, (int)-n);
-	killed = attr_kill_suid(fs, f->inode, f->fd, req) > 0;
-	fuse_reply_write(req, (size_t)n);
-	if (killed)	/* the kernel still caches the old mode */
+	mut_init(&m, JOURNAL_WRITE);
+	m.file = a.f->inode;
+	m.rec.data = write_data(in, &m.rec.data_len, &owned);
+	if (!m.rec.data)
+		return (void)fuse_reply_err(req, ENOMEM);
+	m.rec.offset = (uint64_t)off;
+	(void)mut_path(fs, &m, m.file, NULL);
+	r = mut_run(fs, &m, write_store, &a);
+	free(owned);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
+	fuse_reply_write(req, m.rec.data_len);
+	if (a.killed)	/* the kernel still caches the old mode */
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
@@ -194,43 +368,139 @@ void lb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_file *f = file_of(fi);
 
-	close(f->fd);
+	if (f->fd >= 0)
+		close(f->fd);
 	free(f);
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * While absorbing, everything acknowledged is already durable in the
+ * journal: fsync has nothing left to do.
+ */
 void lb_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int fd = file_of(fi)->fd;
-	int r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0;
+	struct lb_fs *fs = fs_of(req);
+	int fd, r;
 
-	fuse_reply_err(req, r);
+	for (;;) {
+		if (fs->state != LB_HEALTHY)
+			return (void)fuse_reply_err(req, 0);
+		fd = file_fd(fs, file_of(fi));
+		r = fd;
+		if (fd >= 0)
+			r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+		if (r == 0 || !is_path_failure(fs, r))
+			return (void)fuse_reply_err(req, -r);
+		absorb_begin(fs, r);
+	}
+}
+
+static int fallocate_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	int fd = file_fd(fs, arg);
+
+	if (fd < 0)
+		return fd;
+	if (fallocate(fd, (int)m->rec.flags, (off_t)m->rec.offset, (off_t)m->rec.length) < 0)
+		return -errno;
+	if (!(m->rec.flags & FALLOC_FL_KEEP_SIZE))
+		inode_note_size(fs, m->file, m->rec.offset + m->rec.length, false);
+	return 0;
 }
 
 void lb_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 		  struct fuse_file_info *fi)
 {
-	int r = fallocate(file_of(fi)->fd, mode, offset, length) < 0 ? errno : 0;
+	struct lb_fs *fs = fs_of(req);
+	struct lb_mut m;
 
-	fuse_reply_err(req, r);
+	mut_init(&m, JOURNAL_FALLOCATE);
+	m.file = file_of(fi)->inode;
+	m.rec.flags = (uint32_t)mode;
+	m.rec.offset = (uint64_t)offset;
+	m.rec.length = (uint64_t)length;
+	(void)mut_path(fs, &m, m.file, NULL);
+	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
+		m.journalable = false;	/* replaying a shift twice shifts twice */
+	fuse_reply_err(req, -mut_run(fs, &m, fallocate_store, file_of(fi)));
+}
+
+struct copy_arg {
+	struct lb_file *in;
+	off_t off_in;
+	struct lb_file *out;
+	size_t len;
+	int flags;
+	void *readback;
+};
+
+/* Copies, then reads the result back: the queue keeps the bytes themselves. */
+static int copy_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct copy_arg *a = arg;
+	off_t off_in = a->off_in, off_out = (off_t)m->rec.offset;
+	int in = file_fd(fs, a->in), out = file_fd(fs, a->out);
+	ssize_t n;
+
+	if (in < 0 || out < 0)
+		return in < 0 ? in : out;
+	n = copy_file_range(in, &off_in, out, &off_out, a->len, (unsigned int)a->flags);
+	if (n < 0)
+		return -errno;
+	m->rec.data_len = (size_t)n;
+	inode_note_size(fs, m->file, m->rec.offset + (uint64_t)n, false);
+	a->readback = malloc(n ? (size_t)n : 1);
+	if (!a->readback || pread(out, a->readback, (size_t)n, (off_t)m->rec.offset) != n)
+		m->journalable = false;
+	m->rec.data = a->readback;
+	return 0;
 }
 
 void lb_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			struct fuse_file_info *fi_out, size_t len, int flags)
 {
-	ssize_t n = copy_file_range(file_of(fi_in)->fd, &off_in, file_of(fi_out)->fd, &off_out,
-				    len, (unsigned int)flags);
+	struct lb_fs *fs = fs_of(req);
+	struct copy_arg a = { file_of(fi_in), off_in, file_of(fi_out),
+			      len > JOURNAL_DATA_MAX ? JOURNAL_DATA_MAX : len, flags, NULL };
+	struct lb_mut m;
+	int r;
 
-	if (n < 0)
-		return (void)fuse_reply_err(req, errno);
-	fuse_reply_write(req, (size_t)n);
+	/* Not healthy: the kernel falls back to reads and writes, which absorb. */
+	if (fs->state != LB_HEALTHY)
+		return (void)fuse_reply_err(req, EOPNOTSUPP);
+	mut_init(&m, JOURNAL_WRITE);
+	m.file = a.out->inode;
+	m.rec.offset = (uint64_t)off_out;
+	(void)mut_path(fs, &m, m.file, NULL);
+	r = mut_run(fs, &m, copy_store, &a);
+	free(a.readback);
+	if (r == -EAGAIN || (r < 0 && is_path_failure(fs, r)))
+		r = -EOPNOTSUPP;
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
+	fuse_reply_write(req, m.rec.data_len);
 }
 
 void lb_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
-	off_t r = lseek(file_of(fi)->fd, off, whence);
+	struct lb_fs *fs = fs_of(req);
+	struct lb_file *f = file_of(fi);
+	struct stat st;
+	off_t r;
+	int fd;
 
+	if (f->inode->ov && ov_getattr(fs, f->inode, &st)) {
+		/* Absorbing: the overlay knows no holes; all of it is data. */
+		if (off >= st.st_size)
+			return (void)fuse_reply_err(req, ENXIO);
+		return (void)fuse_reply_lseek(req, whence == SEEK_DATA ? off : st.st_size);
+	}
+	fd = file_fd(fs, f);
+	if (fd < 0)
+		return (void)fuse_reply_err(req, -fd);
+	r = lseek(fd, off, whence);
 	if (r < 0)
 		return (void)fuse_reply_err(req, errno);
 	fuse_reply_lseek(req, r);

@@ -12,7 +12,11 @@
  * (name_to_handle_at) and borrows an O_PATH fd from a bounded LRU cache,
  * reopened with open_by_handle_at when evicted. Stores without file handles
  * (or inodes on another device below the store) keep their fd pinned.
+ *
+ * An inode lives while the kernel holds lookups on it or something of ours
+ * holds a ref (a named child's parent pointer, an unflushed queue entry).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -101,6 +105,7 @@ static void table_insert(struct lb_fs *fs, struct lb_inode *inode)
 {
 	size_t h;
 
+	inode->hashed = true;
 	if (fs->ninodes >= fs->nbuckets * 2)
 		table_grow(fs);
 	h = inode_hash(inode->dev, inode->ino, fs->nbuckets);
@@ -113,10 +118,83 @@ static void table_remove(struct lb_fs *fs, struct lb_inode *inode)
 {
 	struct lb_inode **p = &fs->buckets[inode_hash(inode->dev, inode->ino, fs->nbuckets)];
 
+	if (!inode->hashed)
+		return;
 	while (*p != inode)
 		p = &(*p)->hash_next;
 	*p = inode->hash_next;
+	inode->hashed = false;
 	fs->ninodes--;
+}
+
+/* Detaches @inode from its parent's children; returns the parent to unref. */
+static struct lb_inode *link_detach(struct lb_inode *inode)
+{
+	struct lb_inode *parent = inode->parent;
+
+	if (!parent)
+		return NULL;
+	if (inode->sib_prev)
+		inode->sib_prev->sib_next = inode->sib_next;
+	else
+		parent->children = inode->sib_next;
+	if (inode->sib_next)
+		inode->sib_next->sib_prev = inode->sib_prev;
+	inode->sib_next = inode->sib_prev = NULL;
+	inode->parent = NULL;
+	free(inode->name);
+	inode->name = NULL;
+	return parent;
+}
+
+static bool inode_unused(struct lb_fs *fs, struct lb_inode *inode)
+{
+	return inode != &fs->root && inode->nlookup == 0 && inode->refs == 0;
+}
+
+/* Frees unused inodes, walking up the parents they held. Under inodes_lock. */
+static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
+{
+	while (inode && inode_unused(fs, inode)) {
+		struct lb_inode *parent;
+
+		table_remove(fs, inode);
+		lru_unlink(inode);
+		if (inode->fd >= 0 && !inode->pinned)
+			fs->open_fds--;
+		if (inode->fd >= 0)
+			close(inode->fd);
+		parent = link_detach(inode);
+		assert(!inode->ov);
+		free(inode->handle);
+		free(inode);
+		if (parent)
+			parent->refs--;
+		inode = parent;
+	}
+}
+
+/* Names @inode as @name in @parent (a hard link keeps its first name). */
+static void link_set_locked(struct lb_inode *inode, struct lb_inode *parent, const char *name)
+{
+	struct lb_inode *old;
+	char *copy;
+
+	if (inode->parent == parent && inode->name && strcmp(inode->name, name) == 0)
+		return;
+	copy = strdup(name);
+	if (!copy)
+		return;	/* path stays unknown: journaling this object fails loudly */
+	old = link_detach(inode);
+	if (old)
+		old->refs--;	/* never the last: @parent or the caller holds it */
+	inode->parent = parent;
+	inode->name = copy;
+	parent->refs++;
+	inode->sib_next = parent->children;
+	if (parent->children)
+		parent->children->sib_prev = inode;
+	parent->children = inode;
 }
 
 static struct file_handle *handle_of_fd(int fd)
@@ -152,11 +230,13 @@ int inode_table_init(struct lb_fs *fs)
 		return log_error_errno(-errno, "cannot open store '%s'", fs->opt.store);
 	if (fstat(fs->root.fd, &st) < 0)
 		return log_error_errno(-errno, "cannot stat store '%s'", fs->opt.store);
+	fs->root.st = st;
 	fs->root.dev = st.st_dev;
 	fs->root.ino = st.st_ino;
 	fs->root.mode = st.st_mode;
 	fs->root.nlookup = 1;
 	fs->root.pinned = true;
+	fs->root.name = strdup("");
 	/* open_by_handle_at(2) refuses an O_PATH mount fd. */
 	fs->mount_fd = open(fs->opt.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fs->mount_fd < 0)
@@ -186,10 +266,12 @@ void inode_table_free(struct lb_fs *fs)
 			next = i->hash_next;
 			if (i->fd >= 0)
 				close(i->fd);
+			free(i->name);
 			free(i->handle);
 			free(i);
 		}
 	}
+	free(fs->root.name);
 	free(fs->buckets);
 	fs->buckets = NULL;
 	if (fs->root.fd >= 0)
@@ -205,11 +287,6 @@ struct lb_inode *inode_of(struct lb_fs *fs, fuse_ino_t ino)
 	return (struct lb_inode *)(uintptr_t)ino;
 }
 
-void inode_note_mode(struct lb_inode *inode, mode_t mode)
-{
-	inode->mode = mode;
-}
-
 /*
  * Returns an O_PATH fd for @inode, pinned until inode_fd_put(). Reopens it
  * from the file handle when the cache evicted it.
@@ -218,6 +295,8 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode)
 {
 	int fd;
 
+	if (inode->virt)
+		return -ESTALE;	/* not on the store until the journal is replayed */
 	if (inode->pinned)
 		return inode->fd;
 
@@ -250,7 +329,7 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode)
 
 void inode_fd_put(struct lb_fs *fs, struct lb_inode *inode)
 {
-	if (inode->pinned)
+	if (inode->pinned || inode->virt)
 		return;
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (--inode->fd_users == 0) {
@@ -269,6 +348,7 @@ static struct lb_inode *inode_new(struct lb_fs *fs, int fd, const struct stat *s
 	inode->dev = st->st_dev;
 	inode->ino = st->st_ino;
 	inode->mode = st->st_mode;
+	inode->st = *st;
 	inode->fd = fd;
 	if (fs->use_handles && st->st_dev == fs->root.dev)
 		inode->handle = handle_of_fd(fd);
@@ -277,23 +357,18 @@ static struct lb_inode *inode_new(struct lb_fs *fs, int fd, const struct stat *s
 }
 
 /*
- * Takes ownership of @fd (an O_PATH fd of the object @st describes) and
- * returns its inode with one more kernel lookup.
+ * Takes ownership of @fd (an O_PATH fd of the object @st describes, named
+ * @name in @parent) and returns its inode with one more kernel lookup.
  */
-int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_inode **ret)
+int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_inode *parent,
+		  const char *name, struct lb_inode **ret)
 {
 	struct lb_inode *inode, *fresh;
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode = table_find(fs, st->st_dev, st->st_ino);
-	if (inode) {
-		inode->nlookup++;
-		pthread_mutex_unlock(&fs->inodes_lock);
-		close(fd);
-		inode->mode = st->st_mode;
-		*ret = inode;
-		return 0;
-	}
+	if (inode)
+		goto found;
 	pthread_mutex_unlock(&fs->inodes_lock);
 
 	fresh = inode_new(fs, fd, st);
@@ -306,17 +381,15 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 	inode = table_find(fs, st->st_dev, st->st_ino);
 	if (inode) {
 		/* Lost a race with another lookup of the same object. */
-		inode->nlookup++;
-		pthread_mutex_unlock(&fs->inodes_lock);
-		close(fd);
 		free(fresh->handle);
 		free(fresh);
-		*ret = inode;
-		return 0;
+		goto found;
 	}
 	fresh->nlookup = 1;
 	fresh->generation = ++fs->next_generation;
 	table_insert(fs, fresh);
+	if (parent)
+		link_set_locked(fresh, parent, name);
 	if (!fresh->pinned) {
 		fs->open_fds++;
 		lru_push(fs, fresh);
@@ -325,6 +398,27 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 	pthread_mutex_unlock(&fs->inodes_lock);
 	*ret = fresh;
 	return 0;
+
+found:
+	inode->nlookup++;
+	inode->st = *st;
+	inode->mode = st->st_mode;
+	if (parent && !inode->name)
+		link_set_locked(inode, parent, name);
+	pthread_mutex_unlock(&fs->inodes_lock);
+	close(fd);
+	*ret = inode;
+	return 0;
+}
+
+void entry_fill(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
+		struct fuse_entry_param *ret_e)
+{
+	memset(ret_e, 0, sizeof(*ret_e));
+	ret_e->ino = (uintptr_t)inode;
+	ret_e->generation = inode->generation;
+	ret_e->attr = *st;
+	entry_fill_timeouts(fs, ret_e);
 }
 
 /*
@@ -343,8 +437,13 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode = table_find(fs, st.st_dev, st.st_ino);
-	if (inode)
+	if (inode) {
 		inode->nlookup++;
+		inode->st = st;
+		inode->mode = st.st_mode;
+		if (!inode->name)
+			link_set_locked(inode, parent, name);
+	}
 	pthread_mutex_unlock(&fs->inodes_lock);
 
 	if (!inode) {
@@ -356,17 +455,11 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 			close(fd);
 			return r;
 		}
-		r = inode_from_fd(fs, fd, &st, &inode);
+		r = inode_from_fd(fs, fd, &st, parent, name, &inode);
 		if (r < 0)
 			return r;
 	}
-	inode->mode = st.st_mode;
-
-	memset(ret_e, 0, sizeof(*ret_e));
-	ret_e->ino = (uintptr_t)inode;
-	ret_e->generation = inode->generation;
-	ret_e->attr = st;
-	entry_fill_timeouts(fs, ret_e);
+	entry_fill(fs, inode, &st, ret_e);
 	return 0;
 }
 
@@ -374,23 +467,186 @@ void inode_forget(struct lb_fs *fs, struct lb_inode *inode, uint64_t nlookup)
 {
 	if (inode == &fs->root)
 		return;
-
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (nlookup > inode->nlookup)
 		nlookup = inode->nlookup;	/* kernel bug guard: never underflow */
 	inode->nlookup -= nlookup;
-	if (inode->nlookup > 0) {
-		pthread_mutex_unlock(&fs->inodes_lock);
-		return;
-	}
-	table_remove(fs, inode);
-	lru_unlink(inode);
-	if (inode->fd >= 0 && !inode->pinned)
-		fs->open_fds--;
+	inode_destroy_locked(fs, inode);
 	pthread_mutex_unlock(&fs->inodes_lock);
+}
 
-	if (inode->fd >= 0)
-		close(inode->fd);
-	free(inode->handle);
-	free(inode);
+void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	inode->nlookup++;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+void inode_ref(struct lb_fs *fs, struct lb_inode *inode)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	inode->refs++;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+void inode_unref(struct lb_fs *fs, struct lb_inode *inode)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	inode->refs--;
+	inode_destroy_locked(fs, inode);
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+void inode_set_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		    const char *name)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	link_set_locked(inode, parent, name);
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/* @name in @parent is gone: forget it as @inode's path if it was that. */
+void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		      const char *name)
+{
+	struct lb_inode *old = NULL;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (inode->parent == parent && inode->name && strcmp(inode->name, name) == 0) {
+		old = link_detach(inode);
+		old->refs--;
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/* The child known as @name in @dir, with a ref the caller drops; NULL if unknown. */
+struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const char *name)
+{
+	struct lb_inode *c;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	for (c = dir->children; c; c = c->sib_next)
+		if (strcmp(c->name, name) == 0)
+			break;
+	if (c)
+		c->refs++;
+	pthread_mutex_unlock(&fs->inodes_lock);
+	return c;
+}
+
+static int path_prepend(char *buf, size_t *pos, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len + 1 > *pos)
+		return -ENAMETOOLONG;
+	*pos -= len;
+	memcpy(buf + *pos, name, len);
+	buf[--*pos] = '/';
+	return 0;
+}
+
+/*
+ * Writes the path of @inode (plus "/@name" when @name is not NULL) relative
+ * to the store root into buf: "a/b". -ENOENT for an unlinked object (or one
+ * whose path was never seen), -EINVAL for the root itself.
+ */
+int inode_path(struct lb_fs *fs, struct lb_inode *inode, const char *name, char *buf, size_t len)
+{
+	size_t pos = len;
+	int r = 0;
+
+	buf[--pos] = '\0';
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (name)
+		r = path_prepend(buf, &pos, name);
+	for (; r == 0 && inode != &fs->root; inode = inode->parent) {
+		if (!inode->name || !inode->parent)
+			r = -ENOENT;
+		else
+			r = path_prepend(buf, &pos, inode->name);
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
+	if (r < 0)
+		return r;
+	if (pos == len - 1)
+		return -EINVAL;	/* the root has no name in the journal */
+	memmove(buf, buf + pos + 1, len - pos - 1);
+	return 0;
+}
+
+void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	*ret_st = inode->st;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	inode->st = *st;
+	pthread_mutex_unlock(&fs->inodes_lock);
+	inode->mode = st->st_mode;
+}
+
+/* A write ending at @end went to the store: keep the cached size right. */
+void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, bool exact)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (exact || (uint64_t)inode->st.st_size < end)
+		inode->st.st_size = (off_t)end;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/* An object created while absorbing: no store object, one kernel lookup. */
+struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, const char *name,
+				   const struct stat *st)
+{
+	struct lb_inode *inode = calloc(1, sizeof(*inode));
+
+	if (!inode)
+		return NULL;
+	inode->fd = -1;
+	inode->virt = true;
+	inode->st = *st;
+	inode->mode = st->st_mode;
+	inode->dev = st->st_dev;
+	inode->ino = st->st_ino;
+	pthread_mutex_lock(&fs->inodes_lock);
+	inode->generation = ++fs->next_generation;
+	inode->nlookup = 1;
+	link_set_locked(inode, parent, name);
+	pthread_mutex_unlock(&fs->inodes_lock);
+	return inode;
+}
+
+/*
+ * After replay the store has the object of a virtual inode: give the inode
+ * its store identity (takes ownership of the O_PATH @fd).
+ */
+void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st)
+{
+	struct file_handle *h = NULL;
+
+	if (fs->use_handles && st->st_dev == fs->root.dev)
+		h = handle_of_fd(fd);
+	pthread_mutex_lock(&fs->inodes_lock);
+	table_remove(fs, inode);
+	inode->dev = st->st_dev;
+	inode->ino = st->st_ino;
+	inode->st = *st;
+	inode->handle = h;
+	inode->pinned = !h;
+	inode->fd = fd;
+	inode->virt = false;
+	if (!table_find(fs, st->st_dev, st->st_ino))
+		table_insert(fs, inode);
+	if (!inode->pinned) {
+		fs->open_fds++;
+		lru_push(fs, inode);
+		lru_evict(fs);
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
+	inode->mode = st->st_mode;
 }

@@ -14,7 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
+
+#include "absorb.h"
 
 struct lb_options {
 	char *store;		/* backing directory, absolute */
@@ -24,6 +27,14 @@ struct lb_options {
 	double negative_timeout; /* seconds the kernel may cache ENOENT */
 	unsigned int max_fds;	/* cached O_PATH fds when file handles work */
 	unsigned int max_threads;
+	char *journal;		/* journal file */
+	char *status;		/* status file (JSON), rewritten at every change */
+	uint64_t queue_budget;	/* bytes the unflushed queue may hold */
+	double flush_interval;	/* seconds between flushes of the queue */
+	double hold;		/* seconds a request may wait for the path */
+	bool hold_eio;		/* on_hold_timeout=eio: fail with EIO after hold */
+	double path_timeout;	/* seconds before a store call counts as failed */
+	double probe_interval;	/* seconds between probes of a failed store */
 	bool splice_read;	/* splice file data into replies */
 	bool splice_write;	/* splice request data into files */
 	bool foreground;
@@ -32,19 +43,38 @@ struct lb_options {
 	bool show_version;
 };
 
+struct ov_node;
+
+/*
+ * One object of the store. Its path (for journal records, which name files
+ * relative to the store root) is kept as a parent pointer and a name, both
+ * updated by the name operations that go through the mount; a hard-linked
+ * object keeps the first name it was seen by while that name exists.
+ */
 struct lb_inode {
 	struct lb_inode *hash_next;	/* protected by fs->inodes_lock */
 	struct lb_inode *lru_prev;	/* protected by fs->inodes_lock */
 	struct lb_inode *lru_next;	/* protected by fs->inodes_lock */
-	dev_t dev;			/* immutable */
-	ino_t ino;			/* immutable */
+	struct lb_inode *parent;	/* holds a ref; protected by fs->inodes_lock */
+	char *name;			/* NULL once unlinked; protected by fs->inodes_lock */
+	struct lb_inode *children;	/* named children; protected by fs->inodes_lock */
+	struct lb_inode *sib_next;	/* in parent->children; protected by fs->inodes_lock */
+	struct lb_inode *sib_prev;	/* protected by fs->inodes_lock */
+	dev_t dev;			/* changes only while absorbing (virtual inodes) */
+	ino_t ino;			/* changes only while absorbing (virtual inodes) */
 	uint64_t generation;		/* immutable */
-	uint64_t nlookup;		/* protected by fs->inodes_lock */
+	uint64_t nlookup;		/* kernel lookups; protected by fs->inodes_lock */
+	unsigned int refs;		/* children, queue entries; protected by fs->inodes_lock */
 	int fd;				/* O_PATH or -1; protected by fs->inodes_lock */
 	unsigned int fd_users;		/* pins on fd; protected by fs->inodes_lock */
 	bool pinned;			/* fd is never evicted (root, no handle) */
+	bool hashed;			/* in the (dev, ino) table; protected by fs->inodes_lock */
+	bool virt;			/* created while absorbing, not on the store yet */
 	_Atomic mode_t mode;		/* type and mode bits as last seen */
-	struct file_handle *handle;	/* immutable; NULL when fd is pinned */
+	struct file_handle *handle;	/* NULL when fd is pinned or virtual */
+	struct stat st;			/* last known attributes; protected by fs->inodes_lock */
+	struct ov_node *ov;		/* absorbing: the overlay; protected by fs->ov_lock */
+	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
 };
 
 struct lb_fs {
@@ -61,11 +91,27 @@ struct lb_fs {
 	struct lb_inode lru;		/* head of unpinned open fds, protected by inodes_lock */
 	unsigned int open_fds;		/* cached O_PATH fds, protected by inodes_lock */
 	uint64_t next_generation;	/* protected by inodes_lock */
+
+	_Atomic int state;		/* enum lb_state; written under mode_lock (write) */
+	pthread_rwlock_t mode_lock;	/* see absorb.h */
+	bool store_writable;		/* the store accepted writes at mount */
+	struct lb_queue queue;
+	struct journal *journal;
+	pthread_mutex_t ov_lock;
+	struct ov_node *ov_nodes;	/* protected by ov_lock */
+	pthread_mutex_t state_mutex;	/* holds wait here for state changes */
+	pthread_cond_t state_cond;
+	struct lb_absorb_stats stats;	/* protected by state_mutex */
+	bool stopping;			/* protected by state_mutex */
+	pthread_t prober;
+	pthread_t status_thread;
+	struct statvfs last_statvfs;	/* answers statfs while absorbing */
 };
 
-/* An open file or directory: fuse_file_info.fh points here. */
+/* An open file: fuse_file_info.fh points here. */
 struct lb_file {
-	int fd;
+	_Atomic int fd;			/* backing fd; -1 when opened while absorbing */
+	int flags;			/* open flags, to reopen after recovery */
 	struct lb_inode *inode;
 };
 
@@ -87,9 +133,26 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode);
 void inode_fd_put(struct lb_fs *fs, struct lb_inode *inode);
 int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 		       const char *name, struct fuse_entry_param *ret_e);
-int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_inode **ret);
+int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_inode *parent,
+		  const char *name, struct lb_inode **ret);
+void entry_fill(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
+		struct fuse_entry_param *ret_e);
 void inode_forget(struct lb_fs *fs, struct lb_inode *inode, uint64_t nlookup);
-void inode_note_mode(struct lb_inode *inode, mode_t mode);
+void inode_ref(struct lb_fs *fs, struct lb_inode *inode);
+void inode_unref(struct lb_fs *fs, struct lb_inode *inode);
+void inode_set_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		    const char *name);
+void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		      const char *name);
+struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const char *name);
+int inode_path(struct lb_fs *fs, struct lb_inode *inode, const char *name, char *buf, size_t len);
+void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st);
+void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
+void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, bool exact);
+struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, const char *name,
+				   const struct stat *st);
+void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode);
+void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st);
 
 /* creds.c */
 struct lb_creds_saved {
@@ -110,6 +173,10 @@ int attr_kill_suid(struct lb_fs *fs, struct lb_inode *inode, int fd, fuse_req_t 
 void entry_fill_timeouts(struct lb_fs *fs, struct fuse_entry_param *e);
 
 /* dir.c */
+int entry_new(struct lb_fs *fs, struct lb_inode *dir, int dfd, const char *name,
+	      struct lb_inode **ret_inode, struct stat *ret_st);
+void mut_new_object(fuse_req_t req, struct lb_mut *m, struct lb_inode *dir, mode_t mode);
+void mut_note_created(struct lb_mut *m);
 void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lb_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lb_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);

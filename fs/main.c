@@ -48,6 +48,9 @@ int main(int argc, char *argv[])
 	r = inode_table_init(&fs);
 	if (r < 0)
 		goto out_table;
+	r = absorb_init(&fs);	/* replays a journal left behind before serving */
+	if (r < 0)
+		goto out_table;
 	r = session_run(&fs, &args);
 out_table:
 	inode_table_free(&fs);

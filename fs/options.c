@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@
 #include "lifeboat/log.h"
 #include "lifeboatfs.h"
 
-enum opt_type { OPT_SECONDS, OPT_UINT, OPT_FLAG_ON, OPT_FLAG_OFF };
+enum opt_type { OPT_SECONDS, OPT_UINT, OPT_BYTES, OPT_STRING, OPT_HOLD_POLICY, OPT_FLAG_ON, OPT_FLAG_OFF };
 
 struct opt_desc {
 	const char *name;
@@ -32,12 +33,24 @@ struct opt_desc {
 #define OPT(n, t, f, h) { n, t, offsetof(struct lb_options, f), h }
 
 static const struct opt_desc opt_table[] = {
+	OPT("journal", OPT_STRING, journal,
+	    "journal file (/var/lib/lifeboat/<mountpoint>.journal)"),
+	OPT("status", OPT_STRING, status, "status file, JSON (/run/lifeboat/<mountpoint>.status)"),
+	OPT("queue_budget", OPT_BYTES, queue_budget, "bytes of unflushed mutations kept (64M)"),
+	OPT("flush_interval", OPT_SECONDS, flush_interval, "seconds between flushes of the store (1)"),
+	OPT("hold", OPT_SECONDS, hold, "seconds a request waits for a failed path (300)"),
+	OPT("on_hold_timeout", OPT_HOLD_POLICY, hold_eio,
+	    "wait (keep waiting, default) or eio (fail the request)"),
+	OPT("path_timeout", OPT_SECONDS, path_timeout,
+	    "seconds before a stalled store call counts as failed (10)"),
+	OPT("probe_interval", OPT_SECONDS, probe_interval,
+	    "seconds between probes of a failed path (0.2)"),
 	OPT("attr_timeout", OPT_SECONDS, attr_timeout, "seconds the kernel caches attributes (86400)"),
 	OPT("entry_timeout", OPT_SECONDS, entry_timeout, "seconds the kernel caches names (86400)"),
 	OPT("negative_timeout", OPT_SECONDS, negative_timeout,
 	    "seconds the kernel caches missing names (86400)"),
 	OPT("max_fds", OPT_UINT, max_fds, "O_PATH fds kept open for cached inodes (8192)"),
-	OPT("max_threads", OPT_UINT, max_threads, "worker threads at most (16)"),
+	OPT("max_threads", OPT_UINT, max_threads, "worker threads at most (64)"),
 	OPT("splice_read", OPT_FLAG_ON, splice_read, "splice file data into read replies"),
 	OPT("no_splice_read", OPT_FLAG_OFF, splice_read, "copy read data (default)"),
 	OPT("splice_write", OPT_FLAG_ON, splice_write, "splice written data into files"),
@@ -74,6 +87,27 @@ static int parse_uint(const char *s, unsigned int *ret)
 	return 0;
 }
 
+static int parse_bytes(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'K': case 'k': shift = 10; end++; break;
+	}
+	if (*end || v > (UINT64_MAX >> shift) || v == 0)
+		return -EINVAL;
+	*ret = (uint64_t)v << shift;
+	return 0;
+}
+
 static int opt_apply(struct lb_options *o, const struct opt_desc *d, const char *value)
 {
 	void *field = (char *)o + d->offset;
@@ -83,6 +117,22 @@ static int opt_apply(struct lb_options *o, const struct opt_desc *d, const char 
 		return value ? parse_seconds(value, field) : -EINVAL;
 	case OPT_UINT:
 		return value ? parse_uint(value, field) : -EINVAL;
+	case OPT_BYTES:
+		return value ? parse_bytes(value, field) : -EINVAL;
+	case OPT_STRING:
+		if (!value || !*value)
+			return -EINVAL;
+		free(*(char **)field);
+		*(char **)field = strdup(value);
+		return *(char **)field ? 0 : -ENOMEM;
+	case OPT_HOLD_POLICY:
+		if (value && strcmp(value, "wait") == 0)
+			*(bool *)field = false;
+		else if (value && strcmp(value, "eio") == 0)
+			*(bool *)field = true;
+		else
+			return -EINVAL;
+		return 0;
 	case OPT_FLAG_ON:
 	case OPT_FLAG_OFF:
 		if (value)
@@ -184,7 +234,12 @@ int options_parse(struct fuse_args *args, struct lb_options *ret_opt)
 		.attr_timeout = 86400,
 		.entry_timeout = 86400,
 		.negative_timeout = 86400,
-		.max_threads = 16,
+		.max_threads = 64,
+		.queue_budget = 64ull << 20,
+		.flush_interval = 1,
+		.hold = 300,
+		.path_timeout = 10,
+		.probe_interval = 0.2,
 		.max_fds = default_max_fds(),
 	};
 
@@ -199,8 +254,13 @@ int options_parse(struct fuse_args *args, struct lb_options *ret_opt)
 	}
 	if (o.max_fds < 16)
 		o.max_fds = 16;
-	if (o.max_threads < 1)
-		o.max_threads = 1;
+	if (o.max_threads < 4)
+		o.max_threads = 4;	/* holds block workers: keep some free */
+	if (o.flush_interval <= 0 || o.probe_interval <= 0) {
+		log_error("flush_interval and probe_interval must be greater than 0");
+		options_free(&o);
+		return -EINVAL;
+	}
 	*ret_opt = o;
 	return 0;
 }
@@ -209,7 +269,9 @@ void options_free(struct lb_options *opt)
 {
 	free(opt->store);
 	free(opt->mountpoint);
-	opt->store = opt->mountpoint = NULL;
+	free(opt->journal);
+	free(opt->status);
+	opt->store = opt->mountpoint = opt->journal = opt->status = NULL;
 }
 
 void options_usage(const char *progname)
@@ -225,7 +287,11 @@ void options_usage(const char *progname)
 	       progname);
 	for (size_t i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
 		const struct opt_desc *d = &opt_table[i];
-		const char *arg = d->type == OPT_SECONDS ? "=S" : d->type == OPT_UINT ? "=N" : "";
+		const char *arg = d->type == OPT_SECONDS ? "=S" :
+				  d->type == OPT_UINT ? "=N" :
+				  d->type == OPT_BYTES ? "=BYTES" :
+				  d->type == OPT_STRING ? "=PATH" :
+				  d->type == OPT_HOLD_POLICY ? "=wait|eio" : "";
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s%s", d->name, arg);

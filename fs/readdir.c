@@ -20,10 +20,19 @@
 #include "lifeboat/log.h"
 #include "lifeboatfs.h"
 
+struct snap_entry {
+	unsigned char type;	/* DT_* */
+	ino_t ino;
+	char *name;
+};
+
 struct lb_dir {
-	DIR *dp;
+	DIR *dp;		/* NULL when opened while the store failed */
+	struct lb_inode *inode;
 	off_t offset;		/* position of dp, in telldir() units */
 	struct dirent *entry;	/* read but not yet sent, or NULL */
+	struct snap_entry *snap; /* absorbing: the merged listing, or NULL */
+	size_t nsnap;
 };
 
 static struct lb_dir *dir_of(struct fuse_file_info *fi)
@@ -31,27 +40,149 @@ static struct lb_dir *dir_of(struct fuse_file_info *fi)
 	return (struct lb_dir *)(uintptr_t)fi->fh;
 }
 
+static int dir_open(struct lb_fs *fs, struct lb_inode *inode)
+{
+	int fd, dfd;
+
+	fd = inode_fd_get(fs, inode);
+	if (fd < 0)
+		return fd;
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		dfd = -errno;
+	inode_fd_put(fs, inode);
+	return dfd;
+}
+
+static void snap_free(struct lb_dir *d)
+{
+	for (size_t i = 0; i < d->nsnap; i++)
+		free(d->snap[i].name);
+	free(d->snap);
+	d->snap = NULL;
+	d->nsnap = 0;
+}
+
+static void dir_free(struct lb_dir *d)
+{
+	if (d->dp)
+		closedir(d->dp);
+	snap_free(d);
+	free(d);
+}
+
+static int snap_add(struct lb_dir *d, const char *name, unsigned char type, ino_t ino)
+{
+	struct snap_entry *s = realloc(d->snap, (d->nsnap + 1) * sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	d->snap = s;
+	s[d->nsnap].name = strdup(name);
+	if (!s[d->nsnap].name)
+		return -ENOMEM;
+	s[d->nsnap].type = type;
+	s[d->nsnap].ino = ino;
+	d->nsnap++;
+	return 0;
+}
+
+/* The store's names, minus those the overlay changed. Under ov_lock. */
+static int snap_store_names(struct lb_dir *d, struct ov_node *n)
+{
+	struct dirent *de;
+	int r = 0;
+
+	rewinddir(d->dp);
+	for (;;) {
+		errno = 0;
+		de = readdir(d->dp);
+		if (!de)
+			return errno ? -errno : 0;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    ov_dirent_find(n, de->d_name))
+			continue;
+		r = snap_add(d, de->d_name, de->d_type, de->d_ino);
+		if (r < 0)
+			return r;
+	}
+}
+
+/*
+ * Absorbing: the listing is the store's (when it can be read) merged with
+ * the names the overlay changed. -EAGAIN when the store is needed and out.
+ */
+static int snap_build(struct lb_fs *fs, struct lb_dir *d)
+{
+	struct ov_node *n;
+	int r = 0;
+
+	snap_free(d);
+	if (snap_add(d, ".", DT_DIR, d->inode->ino) < 0 || snap_add(d, "..", DT_DIR, 0) < 0)
+		return -ENOMEM;
+	pthread_mutex_lock(&fs->ov_lock);
+	n = d->inode->ov;
+	if (!ov_is_virt(d->inode))
+		r = d->dp ? snap_store_names(d, n) : -EAGAIN;
+	for (struct ov_dirent *e = n ? n->entries : NULL; r == 0 && e; e = e->next)
+		if (e->inode)
+			r = snap_add(d, e->name, (unsigned char)(e->inode->mode >> 12), e->inode->ino);
+	pthread_mutex_unlock(&fs->ov_lock);
+	if (r < 0 && r != -ENOMEM && r != -EAGAIN && !is_path_failure(fs, r))
+		return r;
+	return r == -ENOMEM || r == 0 ? r : -EAGAIN;
+}
+
+/* Serves a snapshot listing; offsets are indexes + 1. No lookups: attributes come by LOOKUP. */
+static void snap_reply(fuse_req_t req, struct lb_dir *d, size_t size, off_t off, int plus)
+{
+	char *buf = malloc(size);
+	size_t used = 0;
+
+	if (!buf)
+		return (void)fuse_reply_err(req, ENOMEM);
+	for (size_t i = (size_t)off; i < d->nsnap; i++) {
+		struct fuse_entry_param e;
+		size_t len, room = size - used;
+
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = d->snap[i].ino;
+		e.attr.st_mode = (mode_t)d->snap[i].type << 12;
+		if (plus)
+			len = fuse_add_direntry_plus(req, buf + used, room, d->snap[i].name, &e,
+						     (off_t)i + 1);
+		else
+			len = fuse_add_direntry(req, buf + used, room, d->snap[i].name, &e.attr,
+						(off_t)i + 1);
+		if (len > room)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
 void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_fs *fs = fs_of(req);
 	struct lb_inode *inode = inode_of(fs, ino);
 	struct lb_dir *d;
-	int fd, dfd, r;
+	int dfd, r;
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return (void)fuse_reply_err(req, ENOMEM);
-	fd = inode_fd_get(fs, inode);
-	if (fd < 0) {
-		free(d);
-		return (void)fuse_reply_err(req, -fd);
+	d->inode = inode;
+	dfd = dir_open(fs, inode);
+	if (dfd < 0 && is_path_failure(fs, dfd)) {
+		/* Listed from the overlay, or once the store answers. */
+		if (!inode->virt)
+			absorb_begin(fs, dfd);
+		goto reply;
 	}
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = errno;
-	inode_fd_put(fs, inode);
 	if (dfd < 0) {
 		free(d);
-		return (void)fuse_reply_err(req, r);
+		return (void)fuse_reply_err(req, -dfd);
 	}
 	d->dp = fdopendir(dfd);
 	if (!d->dp) {
@@ -60,13 +191,12 @@ void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(d);
 		return (void)fuse_reply_err(req, r);
 	}
+reply:
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		closedir(d->dp);
-		free(d);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_free(d);
 }
 
 /* Adds one entry; returns its size, or 0 when the buffer is full. */
@@ -103,10 +233,30 @@ static size_t add_entry(fuse_req_t req, struct lb_dir *d, int plus, char *buf, s
 static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi,
 		       int plus)
 {
+	struct lb_fs *fs = fs_of(req);
 	struct lb_dir *d = dir_of(fi);
 	size_t used = 0, len;
 	char *buf;
 	int err = 0;
+
+	while (d->snap || !d->dp || (fs->state != LB_HEALTHY && (d->inode->ov || d->inode->virt))) {
+		if (!d->snap || off == 0) {
+			err = snap_build(fs, d);
+			if (err == -EAGAIN) {
+				err = hold_wait(fs);
+				if (err == 0 && !d->dp && !d->inode->virt) {
+					int dfd = dir_open(fs, d->inode);
+
+					d->dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+				}
+				if (err == 0)
+					continue;
+			}
+			if (err < 0)
+				return (void)fuse_reply_err(req, -err);
+		}
+		return snap_reply(req, d, size, off, plus);
+	}
 
 	buf = malloc(size);
 	if (!buf)
@@ -153,17 +303,25 @@ void lb_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void lb_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct lb_dir *d = dir_of(fi);
-
-	closedir(d->dp);
-	free(d);
+	dir_free(dir_of(fi));
 	fuse_reply_err(req, 0);
 }
 
 void lb_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	int fd = dirfd(dir_of(fi)->dp);
-	int r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0;
+	struct lb_fs *fs = fs_of(req);
+	struct lb_dir *d = dir_of(fi);
+	int r = 0;
 
-	fuse_reply_err(req, r);
+	/* While absorbing the journal already holds every name change. */
+	if (fs->state == LB_HEALTHY && d->dp) {
+		int fd = dirfd(d->dp);
+
+		r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+		if (r < 0 && is_path_failure(fs, r)) {
+			absorb_begin(fs, r);
+			r = 0;
+		}
+	}
+	fuse_reply_err(req, -r);
 }

@@ -62,8 +62,9 @@ static void lb_destroy(void *userdata)
 {
 	struct lb_fs *fs = userdata;
 
-	/* Unmounting makes everything durable on the store. */
-	if (syncfs(fs->root.fd) < 0)
+	/* Unmounting makes everything durable on the store (or in the journal). */
+	absorb_shutdown(fs);
+	if (fs->state == LB_HEALTHY && syncfs(fs->mount_fd) < 0)
 		log_warning_errno(-errno, "cannot sync store '%s' at unmount", fs->opt.store);
 }
 
@@ -204,6 +205,9 @@ int session_run(struct lb_fs *fs, struct fuse_args *args)
 	fuse_daemonize(fs->opt.foreground);
 	if (!fs->opt.foreground)
 		log_use_syslog(true);
+	r = absorb_start(fs);
+	if (r < 0)
+		goto out_unmount;
 	log_info("serving '%s' at '%s'", fs->opt.store, fs->opt.mountpoint);
 	r = session_loop(fs);
 	if (r > 0)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/xattr.h>
 
 #define LOG_PREFIX "xattr: "
@@ -58,6 +59,34 @@ static ssize_t xattr_call(fuse_req_t req, fuse_ino_t ino, enum xattr_op op, cons
 	return n;
 }
 
+/* Reads retry once the store is back: the overlay keeps no xattrs. */
+static ssize_t xattr_read(fuse_req_t req, fuse_ino_t ino, enum xattr_op op, const char *name,
+			  void *value, size_t size)
+{
+	struct lb_fs *fs = fs_of(req);
+	ssize_t n;
+
+	for (;;) {
+		n = xattr_call(req, ino, op, name, value, size, 0);
+		if (n >= 0 || !is_path_failure(fs, (int)n))
+			return n;
+		/*
+		 * The kernel asks for security.capability before writes: an
+		 * object with nothing on the store has none, and the others
+		 * are not executables being rewritten while absorbing.
+		 */
+		if (op == XA_LIST && ov_is_virt(inode_of(fs, ino)))
+			return 0;
+		if (op == XA_GET && (ov_is_virt(inode_of(fs, ino)) ||
+				     strcmp(name, "security.capability") == 0))
+			return -ENODATA;
+		absorb_begin(fs, (int)n);
+		n = hold_wait(fs);
+		if (n < 0)
+			return n;
+	}
+}
+
 static void reply_sized(fuse_req_t req, fuse_ino_t ino, enum xattr_op op, const char *name,
 			size_t size)
 {
@@ -65,7 +94,7 @@ static void reply_sized(fuse_req_t req, fuse_ino_t ino, enum xattr_op op, const 
 	char *buf;
 
 	if (size == 0) {
-		n = xattr_call(req, ino, op, name, NULL, 0, 0);
+		n = xattr_read(req, ino, op, name, NULL, 0);
 		if (n < 0)
 			return (void)fuse_reply_err(req, (int)-n);
 		return (void)fuse_reply_xattr(req, (size_t)n);
@@ -75,7 +104,7 @@ static void reply_sized(fuse_req_t req, fuse_ino_t ino, enum xattr_op op, const 
 	buf = malloc(size);
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
-	n = xattr_call(req, ino, op, name, buf, size, 0);
+	n = xattr_read(req, ino, op, name, buf, size);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -93,17 +122,45 @@ void lb_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	reply_sized(req, ino, XA_LIST, NULL, size);
 }
 
+struct xattr_arg {
+	fuse_req_t req;
+	fuse_ino_t ino;
+};
+
+static int xattr_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
+{
+	struct xattr_arg *a = arg;
+	enum xattr_op op = m->rec.type == JOURNAL_SETXATTR ? XA_SET : XA_REMOVE;
+	ssize_t n = xattr_call(a->req, a->ino, op, m->rec.name, (void *)m->rec.data,
+			       m->rec.data_len, (int)m->rec.flags);
+
+	return n < 0 ? (int)n : 0;
+}
+
+static void xattr_change(fuse_req_t req, fuse_ino_t ino, enum journal_type type,
+			 const char *name, const char *value, size_t size, int flags)
+{
+	struct lb_fs *fs = fs_of(req);
+	struct xattr_arg a = { req, ino };
+	struct lb_mut m;
+
+	mut_init(&m, type);
+	m.file = inode_of(fs, ino);
+	m.rec.name = name;
+	m.rec.data = value;
+	m.rec.data_len = size;
+	m.rec.flags = (uint32_t)flags;
+	(void)mut_path(fs, &m, m.file, NULL);
+	fuse_reply_err(req, -mut_run(fs, &m, xattr_store, &a));
+}
+
 void lb_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		 size_t size, int flags)
 {
-	ssize_t n = xattr_call(req, ino, XA_SET, name, (void *)value, size, flags);
-
-	fuse_reply_err(req, n < 0 ? (int)-n : 0);
+	xattr_change(req, ino, JOURNAL_SETXATTR, name, value, size, flags);
 }
 
 void lb_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	ssize_t n = xattr_call(req, ino, XA_REMOVE, name, NULL, 0, 0);
-
-	fuse_reply_err(req, n < 0 ? (int)-n : 0);
+	xattr_change(req, ino, JOURNAL_REMOVEXATTR, name, NULL, 0, 0);
 }

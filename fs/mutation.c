@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * mutation.c - runs one mutation in whatever state the mount is in.
+ *
+ * HEALTHY: the op's store step runs under the mode lock (read); on success
+ * the mutation is pushed to the unflushed queue before the lock is dropped;
+ * a path failure starts absorbing and the mutation runs again, absorbed.
+ * ABSORBING: the mutation is checked against the overlay, appended to the
+ * journal (durable) and applied to the overlay. RECOVERING, or a journal
+ * that cannot take it: the request waits for the path (hold_wait()).
+ */
+#include <errno.h>
+#include <string.h>
+
+#define LOG_PREFIX "mutation: "
+#include "lifeboat/log.h"
+#include "lifeboatfs.h"
+
+void mut_init(struct lb_mut *m, enum journal_type type)
+{
+	memset(&m->rec, 0, sizeof(m->rec));
+	m->rec.type = type;
+	m->rec.uid = (uint32_t)-1;
+	m->rec.gid = (uint32_t)-1;
+	m->file = m->dir = m->dir2 = m->victim = m->victim2 = NULL;
+	m->journalable = true;
+	m->absorbed = false;
+	m->fd = -1;
+	m->path[0] = m->path2[0] = '\0';
+}
+
+/* Drops the refs the op took on the objects losing names. */
+void mut_done(struct lb_fs *fs, struct lb_mut *m)
+{
+	if (m->victim)
+		inode_unref(fs, m->victim);
+	if (m->victim2)
+		inode_unref(fs, m->victim2);
+	m->victim = m->victim2 = NULL;
+}
+
+static int set_path(struct lb_fs *fs, struct lb_mut *m, char *buf, const char **field,
+		    struct lb_inode *dir, const char *name)
+{
+	int r = inode_path(fs, dir, name, buf, PATH_MAX);
+
+	if (r < 0) {
+		m->journalable = false;
+		return r;
+	}
+	*field = buf;
+	return 0;
+}
+
+/* rec.path = path of @name in @dir (or of @dir itself when @name is NULL). */
+int mut_path(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const char *name)
+{
+	return set_path(fs, m, m->path, &m->rec.path, dir, name);
+}
+
+int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const char *name)
+{
+	return set_path(fs, m, m->path2, &m->rec.path2, dir, name);
+}
+
+static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
+		       bool *ret_again)
+{
+	int r = store(fs, m, arg);
+
+	*ret_again = false;
+	if (r >= 0 && m->journalable) {
+		int q = queue_push(fs, m);
+
+		if (q < 0)
+			log_error_errno(q, "cannot queue a %s of '%s': not protected until the next flush",
+					journal_type_to_string(m->rec.type), m->rec.path);
+	}
+	pthread_rwlock_unlock(&fs->mode_lock);
+	if (r < 0 && is_path_failure(fs, r)) {
+		absorb_begin(fs, r);
+		*ret_again = true;
+	} else if (r >= 0) {
+		queue_wait_room(fs);
+	}
+	return r;
+}
+
+int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
+{
+	bool again;
+	int r;
+
+	for (;;) {
+		pthread_rwlock_rdlock(&fs->mode_lock);
+		switch (fs->state) {
+		case LB_HEALTHY:
+			r = run_healthy(fs, m, store, arg, &again);
+			if (!again)
+				return r;
+			continue;
+		case LB_ABSORBING:
+			r = m->journalable ? absorb_apply(fs, m) : -EAGAIN;
+			pthread_rwlock_unlock(&fs->mode_lock);
+			if (r != -EAGAIN)
+				return r;
+			break;
+		default:
+			pthread_rwlock_unlock(&fs->mode_lock);
+			break;
+		}
+		r = hold_wait(fs);
+		if (r < 0)
+			return r;
+	}
+}
