@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #define LOG_PREFIX "absorb: "
@@ -382,6 +384,7 @@ int absorb_init(struct lb_fs *fs)
 {
 	pthread_rwlockattr_t attr;
 	struct statvfs sv;
+	struct statfs sfs;
 
 	/* A waiting absorb_begin() must not starve behind new readers. */
 	pthread_rwlockattr_init(&attr);
@@ -395,6 +398,9 @@ int absorb_init(struct lb_fs *fs)
 	fs->state = LB_HEALTHY;
 	fs->stats.state_since_ms = now_ms(CLOCK_REALTIME);
 
+	/* syncfs(2) is not passed on to FUSE file systems: sync those per file. */
+	if (fstatfs(fs->mount_fd, &sfs) == 0)
+		fs->store_syncfs = sfs.f_type != FUSE_SUPER_MAGIC;
 	if (fstatvfs(fs->root.fd, &sv) == 0) {
 		fs->store_writable = !(sv.f_flag & ST_RDONLY);
 		fs->last_statvfs = sv;

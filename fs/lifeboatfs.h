@@ -95,6 +95,7 @@ struct lb_fs {
 	_Atomic int state;		/* enum lb_state; written under mode_lock (write) */
 	pthread_rwlock_t mode_lock;	/* see absorb.h */
 	bool store_writable;		/* the store accepted writes at mount */
+	bool store_syncfs;		/* syncfs(2) reaches the store (it is not FUSE) */
 	struct lb_queue queue;
 	struct journal *journal;
 	pthread_mutex_t ov_lock;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <sys/resource.h>
 
 #define LOG_PREFIX ""
@@ -30,6 +31,13 @@ int main(int argc, char *argv[])
 	int r;
 
 	log_setup("lifeboatfs");
+	/*
+	 * The queue allocates and frees a copy of every write (up to 1 MiB):
+	 * keep such blocks in the heap instead of an mmap/munmap pair each,
+	 * which costs a page fault per 4 KiB written.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	raise_nofile_limit();
 	if (options_parse(&args, &fs.opt) < 0) {
 		fuse_opt_free_args(&args);

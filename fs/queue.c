@@ -215,15 +215,40 @@ static int sync_inode(struct lb_fs *fs, struct lb_inode *inode)
 	return r;
 }
 
-/* Syncs every object the entries up to @upto touched, each once. */
+/* A new empty object needs only its directory synced: it has no content. */
+static bool entry_changes_content(const struct lb_qentry *e)
+{
+	switch (e->rec.type) {
+	case JOURNAL_CREATE:
+	case JOURNAL_MKNOD:
+	case JOURNAL_MKDIR:
+	case JOURNAL_SYMLINK:
+	case JOURNAL_LINK:
+	case JOURNAL_UNLINK:
+	case JOURNAL_RMDIR:
+	case JOURNAL_RENAME:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Syncs every object the entries up to @upto touched, each once. A store
+ * that is not itself a FUSE file system syncs all of it in one syncfs(2).
+ */
 static int flush_entries(struct lb_fs *fs, struct lb_qentry *first, uint64_t upto, uint64_t mark)
 {
+	if (fs->store_syncfs)
+		return syncfs(fs->mount_fd) < 0 ? -errno : 0;
 	for (struct lb_qentry *e = first; e && e->rec.seq <= upto; e = e->next) {
 		for (int i = 0; i < 3; i++) {
 			struct lb_inode *inode = e->inodes[i];
 			int r;
 
 			if (!inode || inode->flush_mark == mark)
+				continue;
+			if (i == 0 && !entry_changes_content(e))
 				continue;
 			inode->flush_mark = mark;
 			r = sync_inode(fs, inode);
