@@ -16,6 +16,7 @@ Exit status: 0 pass, 1 a difference or an unpredicted error (each printed
 with seed, thread, op index and op), 2 bad usage or setup trouble.
 """
 import argparse
+import ctypes
 import errno
 import hashlib
 import json
@@ -28,6 +29,8 @@ import sys
 import threading
 import time
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+MS_SYNC = 4
 MAX_HANDLES = 4
 MAX_FILE = 192 * 1024
 MAX_IO = 24 * 1024
@@ -342,16 +345,24 @@ class Worker(threading.Thread):
         desc = 'mmap write %s off %d len %d%s' % (p, off, len(buf), ' + msync' if sync else '')
 
         def fn(side):
+            # The copy into the mapping and msync go through ctypes, which
+            # lets go of the GIL: a page fault that waits for the path must
+            # not stop the other threads and the controller.
             fd = os.open(os.path.join(self.root(side), p), os.O_RDWR)
             try:
                 m = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                c = ctypes.c_char.from_buffer(m)
                 try:
-                    m[off:off + len(buf)] = buf
-                    if sync:
-                        m.flush()
-                    return hashlib.sha1(m[:]).hexdigest()
+                    addr = ctypes.addressof(c)
+                    ctypes.memmove(addr + off, buf, len(buf))
+                    if sync and LIBC.msync(ctypes.c_void_p(addr), ctypes.c_size_t(length),
+                                           MS_SYNC) != 0:
+                        e = ctypes.get_errno()
+                        raise OSError(e, os.strerror(e))
                 finally:
+                    del c
                     m.close()
+                return hashlib.sha1(os.pread(fd, length, 0)).hexdigest()
             finally:
                 os.close(fd)
         self.both(desc, fn)
