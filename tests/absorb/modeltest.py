@@ -83,6 +83,7 @@ class Run:
         self.states_seen = set()
         self.last_status = None
         self.notes = []
+        self.trace = []		# one line per op, in the order they ended
 
     def count_op(self):
         with self.lock:
@@ -175,6 +176,9 @@ class Worker(threading.Thread):
                                   'blocked during the outage), got %s' % (desc, fmt_res(r)))
                 break
             res.append(r)
+        self.run_.trace.append('%8.3f t%d op#%d %-7s %s -> %s%s' % (
+            now() - self.run_.t0, self.tid, self.index, self.run_.phase, desc, fmt_res(res[0])[:60],
+            '' if res[0] == res[1] else ' MOUNT GOT ' + fmt_res(res[1])[:60]))
         if res[0] != res[1]:
             raise Failure('%s: expected %s (native), got %s' % (desc, fmt_res(res[0]),
                                                                fmt_res(res[1])))
@@ -815,6 +819,25 @@ def compare(model, other, label, limit=20):
     return diffs
 
 
+def history(run, diffs):
+    """Prints the ops that named the first differing paths (their basenames)."""
+    seen = []
+    for d in diffs:
+        parts = d.split(': ')
+        path = parts[1].split(' ')[-1] if len(parts) > 1 else ''
+        if path and '/' in path and path not in seen:
+            seen.append(path)
+        if len(seen) == 3:
+            break
+    for path in seen:
+        tid, base = path.split('/')[0], os.path.basename(path)
+        lines = [t for t in run.trace if (' %s op#' % tid) in t and
+                 any(w == base or w.endswith('/' + base) for w in t.replace(',', ' ').split())]
+        print('HISTORY of %s (ops of %s naming %s, time in s):' % (path, tid, base), file=sys.stderr)
+        for t in lines[-20:]:
+            print('  ' + t, file=sys.stderr)
+
+
 def final_compare(run):
     a = run.args
     if a.drop_caches:
@@ -834,6 +857,7 @@ def final_compare(run):
     if diffs:
         for d in diffs[:25]:
             print('DIFF: seed=%d %s' % (a.seed, d), file=sys.stderr)
+        history(run, diffs)
         if len(diffs) > 25:
             print('DIFF: ... %d more' % (len(diffs) - 25), file=sys.stderr)
         run.fail('seed=%d: %d differences after recovery (first: %s)' % (a.seed, len(diffs),
@@ -864,6 +888,7 @@ def main():
                    '(e.g. umount -f MNT), so that stuck threads let the test exit')
     p.add_argument('--drop-caches', action='store_true', help='drop kernel caches before the '
                    'final check (global)')
+    p.add_argument('--trace', help='write every op and its result here')
     p.add_argument('--compare-only', action='store_true',
                    help='no ops: wait healthy and compare --mnt/--store with --mirror')
     a = p.parse_args()
@@ -889,6 +914,9 @@ def main():
         w.join()
     stop.set()
     elapsed = now() - run.t0
+    if a.trace:
+        with open(a.trace, 'w') as f:
+            f.write('\n'.join(run.trace) + '\n')
     wait_healthy(run)
     final_compare(run)
     st = run.last_status or {}

@@ -63,7 +63,7 @@ run_seed()
 	}
 	args=(--mnt "$AB_MNT/s$seed" --mirror "$AB_MIRROR/s$seed" --store "$AB_STORE/s$seed"
 	      --seed "$seed" --threads "$THREADS" --ops "$OPS" --max-outage "$MAX_OUTAGE"
-	      --op-timeout 40 --settle-timeout 30 --abort-cmd "umount -f '$AB_MNT'")
+	      --trace "$LB_WORK/seed-$seed.trace" --op-timeout 40 --settle-timeout 30 --abort-cmd "umount -f '$AB_MNT'")
 	[[ -e "$AB_STATUS" ]] && args+=(--status "$AB_STATUS")
 	((seed % 10 == 0)) && args+=(--drop-caches)
 	if ((NO_FAULTS)); then
@@ -81,7 +81,7 @@ run_seed()
 	if ((rc != 0)); then
 		((rc > 128)) && echo "modeltest killed by signal $((rc - 128))" >>"$log"
 		echo "=== seed $seed ($mode) FAILED (rc $rc), log '$log':" >&2
-		grep -E '^(FAIL|DIFF|FAILED|#)' "$log" | head -n 40 >&2
+		grep -E '^(FAIL|DIFF|FAILED|HISTORY|  |#)' "$log" | head -n 80 >&2
 		return 1
 	fi
 	lb_log "seed $seed ($mode): $(grep '^# seed .*ops in' "$log" | cut -c3-)"
