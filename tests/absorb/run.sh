@@ -63,7 +63,7 @@ run_seed()
 	}
 	args=(--mnt "$AB_MNT/s$seed" --mirror "$AB_MIRROR/s$seed" --store "$AB_STORE/s$seed"
 	      --seed "$seed" --threads "$THREADS" --ops "$OPS" --max-outage "$MAX_OUTAGE"
-	      --trace "$LB_WORK/seed-$seed.trace" --op-timeout 40 --settle-timeout 30 --abort-cmd "umount -f '$AB_MNT'")
+	      --trace "$LB_WORK/seed-$seed.trace" --op-timeout 30 --settle-timeout 20 --abort-cmd "umount -f '$AB_MNT'")
 	[[ -e "$AB_STATUS" ]] && args+=(--status "$AB_STATUS")
 	((seed % 10 == 0)) && args+=(--drop-caches)
 	if ((NO_FAULTS)); then
