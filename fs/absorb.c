@@ -95,7 +95,7 @@ static void overlay_from_queue(struct lb_fs *fs, struct lb_qentry *head)
 		struct journal_record *rec = queue_entry_record(e);
 		int r = ov_apply_record(fs, rec, queue_entry_inode(e, 0),
 					queue_entry_inode(e, 1), queue_entry_inode(e, 2), NULL,
-					NULL);
+					queue_entry_inode(e, 3), true);
 
 		if (r < 0)
 			log_warning_errno(r, "overlay cannot show queued %s of '%s'",
@@ -154,7 +154,7 @@ int absorb_apply(struct lb_fs *fs, struct lb_mut *m)
 	}
 	m->absorbed = true;
 	pthread_mutex_lock(&fs->ov_lock);
-	r = ov_apply_record(fs, &m->rec, m->file, m->dir, m->dir2, m->victim, m->victim2);
+	r = ov_apply_record(fs, &m->rec, m->file, m->dir, m->dir2, m->victim, m->victim2, false);
 	if (m->file && !ov_getattr(fs, m->file, &m->st))
 		inode_stat_get(fs, m->file, &m->st);
 	pthread_mutex_unlock(&fs->ov_lock);
@@ -229,7 +229,7 @@ static void realize_virtuals(struct lb_fs *fs)
 		struct stat st;
 		int fd;
 
-		if (!inode->virt || inode_path(fs, inode, NULL, path, sizeof(path)) < 0)
+		if (!n->virt || inode_path(fs, inode, NULL, path, sizeof(path)) < 0)
 			continue;
 		fd = openat(fs->root.fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -239,6 +239,7 @@ static void realize_virtuals(struct lb_fs *fs)
 			continue;
 		}
 		inode_realize(fs, inode, fd, &st);
+		file_reopen_all(fs, inode);
 	}
 	pthread_mutex_unlock(&fs->ov_lock);
 }

@@ -145,7 +145,7 @@ struct ov_node *ov_lookup(struct lb_fs *fs, struct lb_inode *inode);
 bool ov_is_virt(struct lb_inode *inode);
 int ov_apply_record(struct lb_fs *fs, const struct journal_record *rec, struct lb_inode *file,
 		    struct lb_inode *dir, struct lb_inode *dir2, struct lb_inode *victim,
-		    struct lb_inode *victim2);
+		    struct lb_inode *victim2, bool queued);
 int ov_check(struct lb_fs *fs, struct lb_mut *m);
 struct ov_dirent *ov_dirent_find(struct ov_node *dir, const char *name);
 void ov_drop_all(struct lb_fs *fs);

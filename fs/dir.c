@@ -342,18 +342,16 @@ static void rename_links(struct lb_fs *fs, struct lb_mut *m, const char *name,
 			 const char *newname)
 {
 	if (m->rec.flags & RENAME_EXCHANGE) {
-		if (m->victim2)
-			inode_clear_link(fs, m->victim2, m->dir2, newname);
 		if (m->victim)
-			inode_set_link(fs, m->victim, m->dir2, newname);
+			inode_move_link(fs, m->victim, m->dir, name, m->dir2, newname);
 		if (m->victim2)
-			inode_set_link(fs, m->victim2, m->dir, name);
+			inode_move_link(fs, m->victim2, m->dir2, newname, m->dir, name);
 		return;
 	}
 	if (m->victim2 && m->victim2 != m->victim)
 		inode_clear_link(fs, m->victim2, m->dir2, newname);
 	if (m->victim)
-		inode_set_link(fs, m->victim, m->dir2, newname);
+		inode_move_link(fs, m->victim, m->dir, name, m->dir2, newname);
 }
 
 void lb_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -372,6 +370,7 @@ void lb_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	(void)mut_path2(fs, &m, m.dir2, newname);
 	m.victim = inode_child_get(fs, m.dir, name);
 	m.victim2 = inode_child_get(fs, m.dir2, newname);
+	m.file = m.victim;	/* the queue keeps the moved object for the overlay */
 	/*
 	 * rec.ino stays 0: an object made since the last sync is made again
 	 * by the replay with another inode number, which replay would take

@@ -52,6 +52,8 @@ static int open_backing(struct lb_fs *fs, struct lb_inode *inode, int flags)
 
 	if (inode->handle) {
 		fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
+		if (fd < 0 && errno == ESTALE && inode_reresolve(fs, inode) == 0)
+			fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
 		return fd < 0 ? -errno : fd;
 	}
 	pfd = inode_fd_get(fs, inode);
@@ -94,6 +96,29 @@ static struct lb_file *file_new(struct lb_inode *inode, int fd, int flags)
 	f->flags = flags;
 	f->inode = inode;
 	return f;
+}
+
+/*
+ * The object behind @inode was made again by a replay: point every open
+ * file's fd at it, in place, so no thread ever holds a dangling number.
+ */
+void file_reopen_all(struct lb_fs *fs, struct lb_inode *inode)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	for (struct lb_file *f = inode->files; f; f = f->next) {
+		int fd;
+
+		if (f->fd < 0)
+			continue;
+		fd = open_backing(fs, inode, backing_flags(f->flags));
+		if (fd < 0) {
+			log_warning_errno(fd, "cannot reopen a file after recovery");
+			continue;
+		}
+		(void)dup2(fd, f->fd);
+		close(fd);
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
 static int trunc_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
@@ -154,7 +179,9 @@ void lb_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, ENOMEM);
 	}
 	file_fill_info(f, fi);
+	inode_file_add(fs, inode, f);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
+		inode_file_del(fs, inode, f);
 		if (fd >= 0)
 			close(fd);
 		free(f);
@@ -223,8 +250,10 @@ void lb_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return (void)fuse_reply_err(req, ENOMEM);
 	}
 	file_fill_info(f, fi);
+	inode_file_add(fs, m.file, f);
 	entry_fill(fs, m.file, &m.st, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		inode_file_del(fs, m.file, f);
 		inode_forget(fs, m.file, 1);
 		if (m.fd >= 0)
 			close(m.fd);
@@ -368,6 +397,7 @@ void lb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_file *f = file_of(fi);
 
+	inode_file_del(fs_of(req), f->inode, f);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f);

@@ -127,74 +127,26 @@ static void table_remove(struct lb_fs *fs, struct lb_inode *inode)
 	fs->ninodes--;
 }
 
-/* Detaches @inode from its parent's children; returns the parent to unref. */
-static struct lb_inode *link_detach(struct lb_inode *inode)
-{
-	struct lb_inode *parent = inode->parent;
-
-	if (!parent)
-		return NULL;
-	if (inode->sib_prev)
-		inode->sib_prev->sib_next = inode->sib_next;
-	else
-		parent->children = inode->sib_next;
-	if (inode->sib_next)
-		inode->sib_next->sib_prev = inode->sib_prev;
-	inode->sib_next = inode->sib_prev = NULL;
-	inode->parent = NULL;
-	free(inode->name);
-	inode->name = NULL;
-	return parent;
-}
-
 static bool inode_unused(struct lb_fs *fs, struct lb_inode *inode)
 {
 	return inode != &fs->root && inode->nlookup == 0 && inode->refs == 0;
 }
 
-/* Frees unused inodes, walking up the parents they held. Under inodes_lock. */
+/* Frees @inode if unused, then its parents that this left unused. Under inodes_lock. */
 static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
 {
-	while (inode && inode_unused(fs, inode)) {
-		struct lb_inode *parent;
-
-		table_remove(fs, inode);
-		lru_unlink(inode);
-		if (inode->fd >= 0 && !inode->pinned)
-			fs->open_fds--;
-		if (inode->fd >= 0)
-			close(inode->fd);
-		parent = link_detach(inode);
-		assert(!inode->ov);
-		free(inode->handle);
-		free(inode);
-		if (parent)
-			parent->refs--;
-		inode = parent;
-	}
-}
-
-/* Names @inode as @name in @parent (a hard link keeps its first name). */
-static void link_set_locked(struct lb_inode *inode, struct lb_inode *parent, const char *name)
-{
-	struct lb_inode *old;
-	char *copy;
-
-	if (inode->parent == parent && inode->name && strcmp(inode->name, name) == 0)
+	if (!inode || !inode_unused(fs, inode))
 		return;
-	copy = strdup(name);
-	if (!copy)
-		return;	/* path stays unknown: journaling this object fails loudly */
-	old = link_detach(inode);
-	if (old)
-		old->refs--;	/* never the last: @parent or the caller holds it */
-	inode->parent = parent;
-	inode->name = copy;
-	parent->refs++;
-	inode->sib_next = parent->children;
-	if (parent->children)
-		parent->children->sib_prev = inode;
-	parent->children = inode;
+	table_remove(fs, inode);
+	lru_unlink(inode);
+	if (inode->fd >= 0 && !inode->pinned)
+		fs->open_fds--;
+	if (inode->fd >= 0)
+		close(inode->fd);
+	assert(!inode->ov && !inode->files);
+	names_drop_inode_locked(fs, inode, inode_destroy_locked);
+	free(inode->handle);
+	free(inode);
 }
 
 static struct file_handle *handle_of_fd(int fd)
@@ -224,6 +176,8 @@ int inode_table_init(struct lb_fs *fs)
 		return -ENOMEM;
 	fs->lru.lru_next = fs->lru.lru_prev = &fs->lru;
 	pthread_mutex_init(&fs->inodes_lock, NULL);
+	if (names_init(fs) < 0)
+		return -ENOMEM;
 
 	fs->root.fd = open(fs->opt.store, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->root.fd < 0)
@@ -236,7 +190,6 @@ int inode_table_init(struct lb_fs *fs)
 	fs->root.mode = st.st_mode;
 	fs->root.nlookup = 1;
 	fs->root.pinned = true;
-	fs->root.name = strdup("");
 	/* open_by_handle_at(2) refuses an O_PATH mount fd. */
 	fs->mount_fd = open(fs->opt.store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fs->mount_fd < 0)
@@ -266,12 +219,11 @@ void inode_table_free(struct lb_fs *fs)
 			next = i->hash_next;
 			if (i->fd >= 0)
 				close(i->fd);
-			free(i->name);
 			free(i->handle);
 			free(i);
 		}
 	}
-	free(fs->root.name);
+	names_free(fs);
 	free(fs->buckets);
 	fs->buckets = NULL;
 	if (fs->root.fd >= 0)
@@ -310,6 +262,8 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_unlock(&fs->inodes_lock);
 
 	fd = open_by_handle_at(fs->mount_fd, inode->handle, O_PATH | O_CLOEXEC);
+	if (fd < 0 && errno == ESTALE && inode_reresolve(fs, inode) == 0)
+		fd = open_by_handle_at(fs->mount_fd, inode->handle, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 
@@ -389,7 +343,7 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 	fresh->generation = ++fs->next_generation;
 	table_insert(fs, fresh);
 	if (parent)
-		link_set_locked(fresh, parent, name);
+		names_add_locked(fs, fresh, parent, name);
 	if (!fresh->pinned) {
 		fs->open_fds++;
 		lru_push(fs, fresh);
@@ -403,8 +357,8 @@ found:
 	inode->nlookup++;
 	inode->st = *st;
 	inode->mode = st->st_mode;
-	if (parent && !inode->name)
-		link_set_locked(inode, parent, name);
+	if (parent)
+		names_add_locked(fs, inode, parent, name);
 	pthread_mutex_unlock(&fs->inodes_lock);
 	close(fd);
 	*ret = inode;
@@ -441,8 +395,7 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 		inode->nlookup++;
 		inode->st = st;
 		inode->mode = st.st_mode;
-		if (!inode->name)
-			link_set_locked(inode, parent, name);
+		names_add_locked(fs, inode, parent, name);
 	}
 	pthread_mutex_unlock(&fs->inodes_lock);
 
@@ -497,37 +450,34 @@ void inode_unref(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
-void inode_set_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
-		    const char *name)
+/* A rename moved @name in @parent (of @inode) to @newname in @newparent. */
+void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		     const char *name, struct lb_inode *newparent, const char *newname)
 {
 	pthread_mutex_lock(&fs->inodes_lock);
-	link_set_locked(inode, parent, name);
+	if (names_find_locked(fs, parent, name) == inode)
+		(void)names_remove_locked(fs, parent, name);
+	names_add_locked(fs, inode, newparent, newname);
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
-/* @name in @parent is gone: forget it as @inode's path if it was that. */
+/* @name in @parent is gone: forget it as a name of @inode. */
 void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
 		      const char *name)
 {
-	struct lb_inode *old = NULL;
-
 	pthread_mutex_lock(&fs->inodes_lock);
-	if (inode->parent == parent && inode->name && strcmp(inode->name, name) == 0) {
-		old = link_detach(inode);
-		old->refs--;
-	}
+	if (names_find_locked(fs, parent, name) == inode)
+		inode_destroy_locked(fs, names_remove_locked(fs, parent, name));
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
-/* The child known as @name in @dir, with a ref the caller drops; NULL if unknown. */
+/* The object known as @name in @dir, with a ref the caller drops; NULL if unknown. */
 struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const char *name)
 {
 	struct lb_inode *c;
 
 	pthread_mutex_lock(&fs->inodes_lock);
-	for (c = dir->children; c; c = c->sib_next)
-		if (strcmp(c->name, name) == 0)
-			break;
+	c = names_find_locked(fs, dir, name);
 	if (c)
 		c->refs++;
 	pthread_mutex_unlock(&fs->inodes_lock);
@@ -560,11 +510,13 @@ int inode_path(struct lb_fs *fs, struct lb_inode *inode, const char *name, char 
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (name)
 		r = path_prepend(buf, &pos, name);
-	for (; r == 0 && inode != &fs->root; inode = inode->parent) {
-		if (!inode->name || !inode->parent)
+	while (r == 0 && inode != &fs->root) {
+		const char *n;
+
+		if (!names_primary_locked(inode, &inode, &n))
 			r = -ENOENT;
 		else
-			r = path_prepend(buf, &pos, inode->name);
+			r = path_prepend(buf, &pos, n);
 	}
 	pthread_mutex_unlock(&fs->inodes_lock);
 	if (r < 0)
@@ -616,14 +568,16 @@ struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, co
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode->generation = ++fs->next_generation;
 	inode->nlookup = 1;
-	link_set_locked(inode, parent, name);
+	names_add_locked(fs, inode, parent, name);
 	pthread_mutex_unlock(&fs->inodes_lock);
 	return inode;
 }
 
 /*
- * After replay the store has the object of a virtual inode: give the inode
- * its store identity (takes ownership of the O_PATH @fd).
+ * After replay the store has the object of an inode made while absorbing,
+ * or made again for one the failure rolled back: give the inode that store
+ * identity. Takes ownership of the O_PATH @fd. An fd the inode already had
+ * is replaced in place (dup2) so that threads using it see the new object.
  */
 void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st)
 {
@@ -633,20 +587,83 @@ void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struc
 		h = handle_of_fd(fd);
 	pthread_mutex_lock(&fs->inodes_lock);
 	table_remove(fs, inode);
+	if (inode->fd >= 0) {
+		(void)dup2(fd, inode->fd);
+		close(fd);
+	} else {
+		inode->fd = fd;
+		if (h) {
+			fs->open_fds++;
+			lru_push(fs, inode);
+		}
+	}
+	if (!h && !inode->pinned) {
+		/* no handle to reopen it by: the fd stays for good */
+		lru_unlink(inode);
+		fs->open_fds--;
+	}
+	free(inode->handle);
+	inode->handle = h;
+	inode->pinned = !h;
 	inode->dev = st->st_dev;
 	inode->ino = st->st_ino;
 	inode->st = *st;
-	inode->handle = h;
-	inode->pinned = !h;
-	inode->fd = fd;
 	inode->virt = false;
 	if (!table_find(fs, st->st_dev, st->st_ino))
 		table_insert(fs, inode);
-	if (!inode->pinned) {
-		fs->open_fds++;
-		lru_push(fs, inode);
-		lru_evict(fs);
-	}
+	lru_evict(fs);
 	pthread_mutex_unlock(&fs->inodes_lock);
 	inode->mode = st->st_mode;
+}
+
+/*
+ * A stale handle while the store answers: the object was removed and made
+ * again under the same name (a path failure rolled it back, the replay made
+ * it again). Finds it by its path and takes its new identity.
+ */
+int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, r;
+
+	if (fs->state != LB_HEALTHY || fstatat(fs->root.fd, "", &st, AT_EMPTY_PATH) < 0)
+		return -ESTALE;	/* the path itself may be down: that is absorb's call */
+	r = inode_path(fs, inode, NULL, path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = openat(fs->root.fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || ((st.st_mode ^ inode->mode) & S_IFMT)) {
+		close(fd);
+		return -ESTALE;
+	}
+	inode_realize(fs, inode, fd, &st);
+	file_reopen_all(fs, inode);
+	return 0;
+}
+
+/* Open files of @inode, so a recovery can point them at a re-created object. */
+void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	f->prev = NULL;
+	f->next = inode->files;
+	if (inode->files)
+		inode->files->prev = f;
+	inode->files = f;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		inode->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&fs->inodes_lock);
 }

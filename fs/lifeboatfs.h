@@ -44,6 +44,7 @@ struct lb_options {
 };
 
 struct ov_node;
+struct lb_name;
 
 /*
  * One object of the store. Its path (for journal records, which name files
@@ -55,11 +56,7 @@ struct lb_inode {
 	struct lb_inode *hash_next;	/* protected by fs->inodes_lock */
 	struct lb_inode *lru_prev;	/* protected by fs->inodes_lock */
 	struct lb_inode *lru_next;	/* protected by fs->inodes_lock */
-	struct lb_inode *parent;	/* holds a ref; protected by fs->inodes_lock */
-	char *name;			/* NULL once unlinked; protected by fs->inodes_lock */
-	struct lb_inode *children;	/* named children; protected by fs->inodes_lock */
-	struct lb_inode *sib_next;	/* in parent->children; protected by fs->inodes_lock */
-	struct lb_inode *sib_prev;	/* protected by fs->inodes_lock */
+	struct lb_name *names;		/* known names, see names.c; protected by fs->inodes_lock */
 	dev_t dev;			/* changes only while absorbing (virtual inodes) */
 	ino_t ino;			/* changes only while absorbing (virtual inodes) */
 	uint64_t generation;		/* immutable */
@@ -74,6 +71,7 @@ struct lb_inode {
 	struct file_handle *handle;	/* NULL when fd is pinned or virtual */
 	struct stat st;			/* last known attributes; protected by fs->inodes_lock */
 	struct ov_node *ov;		/* absorbing: the overlay; protected by fs->ov_lock */
+	struct lb_file *files;		/* open files; protected by fs->inodes_lock */
 	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
 };
 
@@ -91,6 +89,9 @@ struct lb_fs {
 	struct lb_inode lru;		/* head of unpinned open fds, protected by inodes_lock */
 	unsigned int open_fds;		/* cached O_PATH fds, protected by inodes_lock */
 	uint64_t next_generation;	/* protected by inodes_lock */
+	struct lb_name **name_buckets;	/* protected by inodes_lock */
+	size_t name_nbuckets;		/* protected by inodes_lock */
+	size_t nnames;			/* protected by inodes_lock */
 
 	_Atomic int state;		/* enum lb_state; written under mode_lock (write) */
 	pthread_rwlock_t mode_lock;	/* see absorb.h */
@@ -114,6 +115,8 @@ struct lb_file {
 	_Atomic int fd;			/* backing fd; -1 when opened while absorbing */
 	int flags;			/* open flags, to reopen after recovery */
 	struct lb_inode *inode;
+	struct lb_file *next;		/* in inode->files; protected by fs->inodes_lock */
+	struct lb_file *prev;		/* protected by fs->inodes_lock */
 };
 
 static inline struct lb_fs *fs_of(fuse_req_t req)
@@ -141,8 +144,8 @@ void entry_fill(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
 void inode_forget(struct lb_fs *fs, struct lb_inode *inode, uint64_t nlookup);
 void inode_ref(struct lb_fs *fs, struct lb_inode *inode);
 void inode_unref(struct lb_fs *fs, struct lb_inode *inode);
-void inode_set_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
-		    const char *name);
+void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		     const char *name, struct lb_inode *newparent, const char *newname);
 void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
 		      const char *name);
 struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const char *name);
@@ -154,6 +157,21 @@ struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, co
 				   const struct stat *st);
 void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode);
 void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st);
+int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode);
+void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
+void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
+
+/* names.c: all under fs->inodes_lock */
+int names_init(struct lb_fs *fs);
+void names_free(struct lb_fs *fs);
+struct lb_inode *names_find_locked(struct lb_fs *fs, struct lb_inode *parent, const char *name);
+struct lb_inode *names_remove_locked(struct lb_fs *fs, struct lb_inode *parent, const char *name);
+void names_add_locked(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		      const char *name);
+void names_drop_inode_locked(struct lb_fs *fs, struct lb_inode *inode,
+			     void (*parent_fn)(struct lb_fs *fs, struct lb_inode *parent));
+bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_parent,
+			  const char **ret_name);
 
 /* creds.c */
 struct lb_creds_saved {
@@ -214,6 +232,7 @@ void lb_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			struct fuse_file_info *fi_out, size_t len, int flags);
 void lb_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
+void file_reopen_all(struct lb_fs *fs, struct lb_inode *inode);
 
 /* xattr.c */
 void lb_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

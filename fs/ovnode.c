@@ -120,11 +120,17 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/*
+ * Link counts move by deltas, which the attributes last seen already hold
+ * for queued mutations: only absorbed ones move them (@queued false).
+ */
+static bool apply_queued;
+
 static void nlink_add(struct lb_fs *fs, struct lb_inode *inode, int delta)
 {
 	struct ov_node *n;
 
-	if (!inode || !(n = node_get(fs, inode, false)))
+	if (!inode || !(n = node_get(fs, inode, false)) || apply_queued)
 		return;
 	if (delta < 0 && n->attr.st_nlink == 0)
 		return;
@@ -206,6 +212,12 @@ static int apply_rename(struct lb_fs *fs, const struct journal_record *rec,
 	}
 	if (replaced)
 		nlink_add(fs, replaced, S_ISDIR(replaced->mode) ? -2 : -1);
+	if (replaced && S_ISDIR(replaced->mode))
+		nlink_add(fs, dir2, -1);
+	if (moved && S_ISDIR(moved->mode) && dir != dir2) {
+		nlink_add(fs, dir, -1);	/* its ".." moves along */
+		nlink_add(fs, dir2, 1);
+	}
 	r = dirent_set(fs, dir, from, NULL);
 	return r ? r : dirent_set(fs, dir2, to, moved);
 }
@@ -217,8 +229,9 @@ static int apply_rename(struct lb_fs *fs, const struct journal_record *rec,
  */
 int ov_apply_record(struct lb_fs *fs, const struct journal_record *rec, struct lb_inode *file,
 		    struct lb_inode *dir, struct lb_inode *dir2, struct lb_inode *victim,
-		    struct lb_inode *victim2)
+		    struct lb_inode *victim2, bool queued)
 {
+	apply_queued = queued;	/* under ov_lock */
 	switch (rec->type) {
 	case JT(WRITE):
 	case JT(TRUNCATE):

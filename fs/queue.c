@@ -29,7 +29,7 @@
 struct lb_qentry {
 	struct lb_qentry *next;
 	struct journal_record rec;	/* pointers into buf */
-	struct lb_inode *inodes[3];	/* sync targets, each with a ref, or NULL */
+	struct lb_inode *inodes[4];	/* file, dir, dir2 (synced), victim2; each with a ref */
 	size_t bytes;
 	char buf[];
 };
@@ -78,7 +78,7 @@ static struct lb_qentry *qentry_new(const struct journal_record *rec)
 
 static void entry_free(struct lb_fs *fs, struct lb_qentry *e)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (e->inodes[i])
 			inode_unref(fs, e->inodes[i]);
 	free(e);
@@ -100,12 +100,12 @@ void queue_init(struct lb_queue *q, size_t budget)
 int queue_push(struct lb_fs *fs, const struct lb_mut *m)
 {
 	struct lb_queue *q = &fs->queue;
-	struct lb_inode *targets[3] = { m->file, m->dir, m->dir2 };
+	struct lb_inode *targets[4] = { m->file, m->dir, m->dir2, m->victim2 };
 	struct lb_qentry *e = qentry_new(&m->rec);
 
 	if (!e)
 		return -ENOMEM;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (!targets[i] || targets[i]->virt)
 			continue;
 		e->inodes[i] = targets[i];

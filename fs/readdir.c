@@ -219,7 +219,7 @@ static size_t add_entry(fuse_req_t req, struct lb_dir *d, int plus, char *buf, s
 
 	/* "." and ".." go without a lookup: the kernel does not instantiate them. */
 	if (strcmp(n, ".") != 0 && strcmp(n, "..") != 0 &&
-	    inode_lookup_child(fs, NULL, dirfd(d->dp), n, &e) < 0)
+	    inode_lookup_child(fs, d->inode, dirfd(d->dp), n, &e) < 0)
 		return (size_t)-1;	/* vanished meanwhile: skip it */
 	len = fuse_add_direntry_plus(req, buf, room, n, &e, next);
 	if (len > room) {

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * names.c - the names the mount knows: (parent, name) -> inode.
+ *
+ * Journal records name objects by path, so every inode needs a path, and a
+ * hard-linked one keeps all its known names: when the first goes, the next
+ * one is its path. Names are learnt from lookups and creations and follow
+ * every rename and unlink that goes through the mount. A name holds a ref
+ * on its parent, so a path never dangles. Everything here runs under
+ * fs->inodes_lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lifeboatfs.h"
+
+#define NAMES_BUCKETS_MIN 1024
+#define NAMES_PER_INODE_MAX 16	/* hard links beyond this are not followed */
+
+struct lb_name {
+	struct lb_name *hash_next;	/* in fs->name_buckets */
+	struct lb_name *inode_next;	/* in inode->names; the first is the path */
+	struct lb_inode *inode;
+	struct lb_inode *parent;	/* holds a ref */
+	size_t hash;
+	char name[];
+};
+
+static size_t name_hash(const struct lb_inode *parent, const char *name)
+{
+	size_t h = (size_t)(uintptr_t)parent * 0x9e3779b97f4a7c15ULL;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
+	return h ^ (h >> 31);
+}
+
+int names_init(struct lb_fs *fs)
+{
+	fs->name_nbuckets = NAMES_BUCKETS_MIN;
+	fs->name_buckets = calloc(fs->name_nbuckets, sizeof(*fs->name_buckets));
+	return fs->name_buckets ? 0 : -1;
+}
+
+void names_free(struct lb_fs *fs)
+{
+	for (size_t k = 0; k < fs->name_nbuckets; k++) {
+		struct lb_name *n = fs->name_buckets[k], *next;
+
+		for (; n; n = next) {
+			next = n->hash_next;
+			free(n);
+		}
+	}
+	free(fs->name_buckets);
+	fs->name_buckets = NULL;
+}
+
+static void names_grow(struct lb_fs *fs)
+{
+	size_t nb = fs->name_nbuckets * 2;
+	struct lb_name **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;	/* longer chains, still correct */
+	for (size_t k = 0; k < fs->name_nbuckets; k++) {
+		struct lb_name *n = fs->name_buckets[k], *next;
+
+		for (; n; n = next) {
+			next = n->hash_next;
+			n->hash_next = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+		}
+	}
+	free(fs->name_buckets);
+	fs->name_buckets = b;
+	fs->name_nbuckets = nb;
+}
+
+static struct lb_name **bucket_of(struct lb_fs *fs, size_t hash)
+{
+	return &fs->name_buckets[hash & (fs->name_nbuckets - 1)];
+}
+
+struct lb_inode *names_find_locked(struct lb_fs *fs, struct lb_inode *parent, const char *name)
+{
+	size_t h = name_hash(parent, name);
+
+	for (struct lb_name *n = *bucket_of(fs, h); n; n = n->hash_next)
+		if (n->hash == h && n->parent == parent && strcmp(n->name, name) == 0)
+			return n->inode;
+	return NULL;
+}
+
+/* Unlinks @victim from both lists and frees it; returns its parent (ref dropped). */
+static struct lb_inode *name_free(struct lb_fs *fs, struct lb_name *victim)
+{
+	struct lb_name **p = bucket_of(fs, victim->hash);
+	struct lb_inode *parent = victim->parent;
+
+	while (*p != victim)
+		p = &(*p)->hash_next;
+	*p = victim->hash_next;
+	for (p = &victim->inode->names; *p != victim; p = &(*p)->inode_next)
+		;
+	*p = victim->inode_next;
+	fs->nnames--;
+	parent->refs--;
+	free(victim);
+	return parent;
+}
+
+/* Forgets @name in @parent, whoever has it; returns the parent, or NULL. */
+struct lb_inode *names_remove_locked(struct lb_fs *fs, struct lb_inode *parent, const char *name)
+{
+	size_t h = name_hash(parent, name);
+
+	for (struct lb_name *n = *bucket_of(fs, h); n; n = n->hash_next)
+		if (n->hash == h && n->parent == parent && strcmp(n->name, name) == 0)
+			return name_free(fs, n);
+	return NULL;
+}
+
+static size_t names_count(const struct lb_inode *inode)
+{
+	size_t c = 0;
+
+	for (const struct lb_name *n = inode->names; n; n = n->inode_next)
+		c++;
+	return c;
+}
+
+/* Binds @name in @parent to @inode; a previous holder of the name loses it. */
+void names_add_locked(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
+		      const char *name)
+{
+	size_t h = name_hash(parent, name), len = strlen(name);
+	struct lb_name *n, **tail;
+
+	if (!parent || names_find_locked(fs, parent, name) == inode)
+		return;
+	(void)names_remove_locked(fs, parent, name);	/* parent keeps other refs */
+	if (names_count(inode) >= NAMES_PER_INODE_MAX)
+		return;
+	n = malloc(sizeof(*n) + len + 1);
+	if (!n)
+		return;	/* path unknown: the mutation then waits for the store */
+	memcpy(n->name, name, len + 1);
+	n->hash = h;
+	n->inode = inode;
+	n->parent = parent;
+	n->inode_next = NULL;
+	parent->refs++;
+	for (tail = &inode->names; *tail; tail = &(*tail)->inode_next)
+		;
+	*tail = n;
+	if (fs->nnames >= fs->name_nbuckets * 2)
+		names_grow(fs);
+	n->hash_next = *bucket_of(fs, h);
+	*bucket_of(fs, h) = n;
+	fs->nnames++;
+}
+
+/* Drops every name of @inode; calls @parent_fn on each parent afterwards. */
+void names_drop_inode_locked(struct lb_fs *fs, struct lb_inode *inode,
+			     void (*parent_fn)(struct lb_fs *fs, struct lb_inode *parent))
+{
+	while (inode->names)
+		parent_fn(fs, name_free(fs, inode->names));
+}
+
+/* The first name of @inode: its parent and name, or false when it has none. */
+bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_parent,
+			  const char **ret_name)
+{
+	if (!inode->names)
+		return false;
+	*ret_parent = inode->names->parent;
+	*ret_name = inode->names->name;
+	return true;
+}
