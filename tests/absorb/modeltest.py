@@ -335,6 +335,8 @@ class Worker(threading.Thread):
         return desc
 
     def op_mmap(self, files, dirs, links):
+        if self.run_.args.kill_cmd and self.run_.phase in ('outage', 'killed'):
+            return None	# a page fault cut off by SIGKILL of the daemon is a SIGBUS
         cands = [f for f in files
                  if os.stat(os.path.join(self.mir, f)).st_size > 0 and
                  os.stat(os.path.join(self.mir, f)).st_mode & 0o200]

@@ -76,10 +76,10 @@ run_seed()
 	fi
 	python3 "$MODELTEST" "${args[@]}" >"$log" 2>&1
 	rc=$?
+	((rc > 128)) && echo "FAIL: modeltest killed by signal $((rc - 128))" >>"$log"
 	[[ "$mode" == kill ]] && ab_adopt_pid
 	ab_lb_died "during seed $seed ($mode)" 2>>"$log" && rc=1
 	if ((rc != 0)); then
-		((rc > 128)) && echo "modeltest killed by signal $((rc - 128))" >>"$log"
 		echo "=== seed $seed ($mode) FAILED (rc $rc), log '$log':" >&2
 		grep -E '^(FAIL|DIFF|FAILED|HISTORY|  |#)' "$log" | head -n 80 >&2
 		return 1
