@@ -84,6 +84,14 @@ class Run:
         self.last_status = None
         self.notes = []
         self.trace = []		# one line per op, in the order they ended
+        self.trace_f = open(args.trace, 'w', buffering=1) if args.trace else None
+
+    def log(self, line):
+        """One trace line, on disk at once: a SIGBUS must not lose it."""
+        self.trace.append(line)
+        if self.trace_f:
+            with self.lock:
+                self.trace_f.write(line + '\n')
 
     def count_op(self):
         with self.lock:
@@ -176,7 +184,7 @@ class Worker(threading.Thread):
                                   'blocked during the outage), got %s' % (desc, fmt_res(r)))
                 break
             res.append(r)
-        self.run_.trace.append('%8.3f t%d op#%d %-7s %s -> %s%s' % (
+        self.run_.log('%8.3f t%d op#%d %-7s %s -> %s%s' % (
             now() - self.run_.t0, self.tid, self.index, self.run_.phase, desc, fmt_res(res[0])[:60],
             '' if res[0] == res[1] else ' MOUNT GOT ' + fmt_res(res[1])[:60]))
         if res[0] != res[1]:
@@ -349,6 +357,8 @@ class Worker(threading.Thread):
         buf = self.data(self.rng.randrange(1, min(length - off, 8192) + 1))
         sync = self.rng.random() < 0.5
         desc = 'mmap write %s off %d len %d%s' % (p, off, len(buf), ' + msync' if sync else '')
+        self.run_.log('%8.3f t%d op#%d %-7s begin %s (a SIGBUS here kills the test)' % (
+            now() - self.run_.t0, self.tid, self.index, self.run_.phase, desc))
 
         def fn(side):
             # The copy into the mapping and msync go through ctypes, which
@@ -916,9 +926,6 @@ def main():
         w.join()
     stop.set()
     elapsed = now() - run.t0
-    if a.trace:
-        with open(a.trace, 'w') as f:
-            f.write('\n'.join(run.trace) + '\n')
     wait_healthy(run)
     final_compare(run)
     st = run.last_status or {}

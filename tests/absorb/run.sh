@@ -76,7 +76,10 @@ run_seed()
 	fi
 	python3 "$MODELTEST" "${args[@]}" >"$log" 2>&1
 	rc=$?
-	((rc > 128)) && echo "FAIL: modeltest killed by signal $((rc - 128))" >>"$log"
+	if ((rc > 128)); then
+		echo "FAIL: modeltest killed by signal $((rc - 128)); last ops:" >>"$log"
+		tail -n 6 "$LB_WORK/seed-$seed.trace" | sed 's/^/  /' >>"$log"
+	fi
 	[[ "$mode" == kill ]] && ab_adopt_pid
 	ab_lb_died "during seed $seed ($mode)" 2>>"$log" && rc=1
 	if ((rc != 0)); then
