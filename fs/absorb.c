@@ -167,6 +167,25 @@ int absorb_apply(struct lb_fs *fs, struct lb_mut *m)
 	return 0;
 }
 
+/*
+ * A mutation of an object no name leads to (unlinked while open): no replay
+ * could reach it, so it lives in the overlay alone, for the open files.
+ */
+int absorb_ghost(struct lb_fs *fs, struct lb_mut *m)
+{
+	int r;
+
+	if (!m->file)
+		return -EAGAIN;
+	pthread_mutex_lock(&fs->ov_lock);
+	r = ov_apply_record(fs, &m->rec, m->file, NULL, NULL, NULL, NULL, false);
+	if (!ov_getattr(fs, m->file, &m->st))
+		inode_stat_get(fs, m->file, &m->st);
+	pthread_mutex_unlock(&fs->ov_lock);
+	m->absorbed = true;
+	return r == -EINVAL ? -EAGAIN : r;
+}
+
 static void hold_end(struct lb_fs *fs, uint64_t start)
 {
 	uint64_t took = now_ms(CLOCK_MONOTONIC) - start;
@@ -224,6 +243,13 @@ static void realize_virtuals(struct lb_fs *fs)
 	char path[PATH_MAX];
 
 	pthread_mutex_lock(&fs->ov_lock);
+	/*
+	 * Objects made since the last sync were rolled back and made again:
+	 * their old numbers may belong to other objects now.
+	 */
+	for (struct ov_node *n = fs->ov_nodes; n; n = n->next)
+		if (n->virt)
+			inode_unhash(fs, n->inode);
 	for (struct ov_node *n = fs->ov_nodes; n; n = n->next) {
 		struct lb_inode *inode = n->inode;
 		struct stat st;

@@ -74,6 +74,7 @@ struct lb_mut {
 	struct lb_inode *victim2;	/* rename: object replaced or exchanged (ref held) */
 	bool journalable;		/* paths known: the mutation can be journaled */
 	bool absorbed;			/* it went to the journal, not to the store */
+	bool unlinked;			/* its object has no name left: nothing to journal */
 	struct stat st;			/* attributes for the reply */
 	int fd;				/* create: the open file, or -1 */
 	char path[PATH_MAX];
@@ -136,6 +137,7 @@ int absorb_start(struct lb_fs *fs);
 void absorb_shutdown(struct lb_fs *fs);
 void absorb_begin(struct lb_fs *fs, int err);
 int absorb_apply(struct lb_fs *fs, struct lb_mut *m);
+int absorb_ghost(struct lb_fs *fs, struct lb_mut *m);
 int hold_wait(struct lb_fs *fs);
 bool is_path_failure(struct lb_fs *fs, int err);
 void absorb_note_error(struct lb_fs *fs, int err);

@@ -272,6 +272,15 @@ void lb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 	reply_entry(req, m.file, &m.st);
 }
 
+/* Was that the object's last name? Then the store may reuse its number. */
+static bool last_link(struct lb_fs *fs, struct lb_inode *inode)
+{
+	struct stat st;
+
+	inode_stat_get(fs, inode, &st);
+	return S_ISDIR(st.st_mode) || st.st_nlink <= 1;
+}
+
 static int unlink_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 {
 	const char *name = arg;
@@ -297,8 +306,11 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	(void)mut_path(fs, &m, m.dir, name);
 	m.victim = inode_child_get(fs, m.dir, name);
 	r = mut_run(fs, &m, unlink_store, (void *)name);
-	if (r == 0 && m.victim)
+	if (r == 0 && m.victim) {
 		inode_clear_link(fs, m.victim, m.dir, name);
+		if (last_link(fs, m.victim))
+			inode_unhash(fs, m.victim);
+	}
 	mut_done(fs, &m);
 	fuse_reply_err(req, -r);
 }
@@ -348,8 +360,11 @@ static void rename_links(struct lb_fs *fs, struct lb_mut *m, const char *name,
 			inode_move_link(fs, m->victim2, m->dir2, newname, m->dir, name);
 		return;
 	}
-	if (m->victim2 && m->victim2 != m->victim)
+	if (m->victim2 && m->victim2 != m->victim) {
 		inode_clear_link(fs, m->victim2, m->dir2, newname);
+		if (last_link(fs, m->victim2))
+			inode_unhash(fs, m->victim2);
+	}
 	if (m->victim)
 		inode_move_link(fs, m->victim, m->dir, name, m->dir2, newname);
 }

@@ -285,6 +285,8 @@ static ssize_t read_store(struct lb_fs *fs, struct lb_file *f, char *buf, size_t
 	if (fd < 0)
 		return fd;
 	n = pread(fd, buf, size, off);
+	if (n < 0 && errno == ESTALE && inode_reresolve(fs, f->inode) == 0)
+		n = pread(f->fd, buf, size, off);
 	return n < 0 ? -errno : n;
 }
 
@@ -420,6 +422,8 @@ void lb_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 		r = fd;
 		if (fd >= 0)
 			r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+		if (r == -ESTALE && inode_reresolve(fs, file_of(fi)->inode) == 0)
+			continue;
 		if (r == 0 || !is_path_failure(fs, r))
 			return (void)fuse_reply_err(req, -r);
 		absorb_begin(fs, r);

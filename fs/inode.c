@@ -450,6 +450,20 @@ void inode_unref(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
+/*
+ * The object of @inode may be gone from the store (its last name removed, or
+ * a failure rolled it back): its inode number may name another object soon,
+ * so lookups must no longer find @inode by it.
+ */
+void inode_unhash(struct lb_fs *fs, struct lb_inode *inode)
+{
+	if (inode == &fs->root)
+		return;
+	pthread_mutex_lock(&fs->inodes_lock);
+	table_remove(fs, inode);
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
 /* A rename moved @name in @parent (of @inode) to @newname in @newparent. */
 void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
 		     const char *name, struct lb_inode *newparent, const char *newname)

@@ -158,6 +158,7 @@ struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, co
 void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode);
 void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st);
 int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode);
+void inode_unhash(struct lb_fs *fs, struct lb_inode *inode);
 void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 

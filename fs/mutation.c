@@ -25,6 +25,7 @@ void mut_init(struct lb_mut *m, enum journal_type type)
 	m->file = m->dir = m->dir2 = m->victim = m->victim2 = NULL;
 	m->journalable = true;
 	m->absorbed = false;
+	m->unlinked = false;
 	m->fd = -1;
 	m->path[0] = m->path2[0] = '\0';
 }
@@ -46,6 +47,7 @@ static int set_path(struct lb_fs *fs, struct lb_mut *m, char *buf, const char **
 
 	if (r < 0) {
 		m->journalable = false;
+		m->unlinked = r == -ENOENT && !name;
 		return r;
 	}
 	*field = buf;
@@ -67,6 +69,13 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 		       bool *ret_again)
 {
 	int r = store(fs, m, arg);
+
+	/* An fd on an object a failure rolled back and the replay made again. */
+	if (r == -ESTALE && m->file && !m->file->virt && inode_reresolve(fs, m->file) == 0)
+		r = store(fs, m, arg);
+	/* ... or one no name leads to any more: only its open files see it. */
+	if (r == -ESTALE && m->unlinked)
+		r = absorb_ghost(fs, m);
 
 	*ret_again = false;
 	if (r >= 0 && m->journalable) {
@@ -100,7 +109,8 @@ int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 				return r;
 			continue;
 		case LB_ABSORBING:
-			r = m->journalable ? absorb_apply(fs, m) : -EAGAIN;
+			r = m->journalable ? absorb_apply(fs, m) :
+			    m->unlinked	   ? absorb_ghost(fs, m) : -EAGAIN;
 			pthread_rwlock_unlock(&fs->mode_lock);
 			if (r != -EAGAIN)
 				return r;

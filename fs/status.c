@@ -70,6 +70,9 @@ static struct json_object *status_json(struct lb_fs *fs)
 	return o;
 }
 
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One writer at a time: they share the temporary name. */
 static void status_write(struct lb_fs *fs)
 {
 	struct json_object *o = status_json(fs);
@@ -78,12 +81,14 @@ static void status_write(struct lb_fs *fs)
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", fs->opt.status);
+	pthread_mutex_lock(&status_lock);
 	f = fopen(tmp, "we");
 	if (f) {
 		fprintf(f, "%s\n", text);
-		if (fclose(f) == 0 && rename(tmp, fs->opt.status) == 0)
-			f = NULL;
+		if (fclose(f) == 0)
+			(void)rename(tmp, fs->opt.status);
 	}
+	pthread_mutex_unlock(&status_lock);
 	json_object_put(o);
 }
 
