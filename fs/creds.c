@@ -106,10 +106,8 @@ void creds_leave(const struct lb_creds_saved *saved)
 		(void)syscall(SYS_setgroups, 0, NULL);
 }
 
-void creds_thread_umask(fuse_req_t req)
+static void thread_umask_set(mode_t mask)
 {
-	mode_t mask = fuse_req_ctx(req)->umask;
-
 	if (!thread_fs_unshared) {
 		if (unshare(CLONE_FS) < 0) {
 			log_warning_errno(-errno, "cannot unshare fs attributes, umask may leak between threads");
@@ -120,4 +118,31 @@ void creds_thread_umask(fuse_req_t req)
 		umask(mask);
 		thread_umask = mask;
 	}
+}
+
+void creds_thread_umask(fuse_req_t req)
+{
+	thread_umask_set(fuse_req_ctx(req)->umask);
+}
+
+/*
+ * creds_enter() for a request libfuse never saw (tmpfile.c): the ids and
+ * umask come from the request header. Supplementary groups are not taken.
+ */
+int creds_enter_ids(uid_t uid, gid_t gid, mode_t mask, struct lb_creds_saved *ret_saved)
+{
+	int r;
+
+	ret_saved->switched = false;
+	ret_saved->groups = false;
+	thread_umask_set(mask);
+	if (uid == 0 && gid == 0)
+		return 0;
+	setfsgid(gid);
+	setfsuid(uid);
+	ret_saved->switched = true;
+	r = caps_raise_for_create();
+	if (r < 0)
+		creds_leave(ret_saved);
+	return r;
 }

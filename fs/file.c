@@ -99,6 +99,23 @@ static struct lb_file *file_new(struct lb_inode *inode, int fd, int flags)
 }
 
 /*
+ * An open file of @inode on the backing @fd (the file's own on success),
+ * listed on the inode and described in @fi (fh and the open flags), as
+ * lb_open() makes one: for replies libfuse does not send (tmpfile.c).
+ */
+struct lb_file *file_attach(struct lb_fs *fs, struct lb_inode *inode, int fd,
+			    struct fuse_file_info *fi)
+{
+	struct lb_file *f = file_new(inode, fd, fi->flags);
+
+	if (!f)
+		return NULL;
+	file_fill_info(f, fi);
+	inode_file_add(fs, inode, f);
+	return f;
+}
+
+/*
  * The object behind @inode was made again by a replay: point every open
  * file's fd at it, in place, so no thread ever holds a dangling number.
  */

@@ -180,6 +180,7 @@ struct lb_creds_saved {
 	bool groups;
 };
 int creds_enter(fuse_req_t req, mode_t mode, struct lb_creds_saved *ret_saved);
+int creds_enter_ids(uid_t uid, gid_t gid, mode_t mask, struct lb_creds_saved *ret_saved);
 void creds_leave(const struct lb_creds_saved *saved);
 void creds_thread_umask(fuse_req_t req);
 
@@ -234,6 +235,11 @@ void lb_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			struct fuse_file_info *fi_out, size_t len, int flags);
 void lb_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
 void file_reopen_all(struct lb_fs *fs, struct lb_inode *inode);
+struct lb_file *file_attach(struct lb_fs *fs, struct lb_inode *inode, int fd,
+			    struct fuse_file_info *fi);
+
+/* tmpfile.c */
+bool tmpfile_intercept(struct lb_fs *fs, int devfd, const void *buf, size_t len);
 
 /* xattr.c */
 void lb_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

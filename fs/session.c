@@ -127,9 +127,15 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
+/* FUSE_TMPFILE, unknown to libfuse 3.14, is answered by tmpfile.c. */
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	return read(fd, buf, len);
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n > 0 && tmpfile_intercept(userdata, fd, buf, (size_t)n));
+	return n;
 }
 
 static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
