@@ -52,7 +52,7 @@ static bool lookup_overlay(struct lb_fs *fs, struct lb_inode *dir, const char *n
 
 	pthread_mutex_lock(&fs->ov_lock);
 	d = ov_dirent_find(dir->ov, name);
-	if (d || ov_is_virt(dir)) {
+	if (d || ov_is_virt(dir) || inode_name_known_absent(fs, dir, name)) {
 		known = true;
 		*ret_inode = d ? d->inode : NULL;
 		if (*ret_inode) {
@@ -105,8 +105,10 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (r < 0)
 			return (void)fuse_reply_err(req, -r);
 	}
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		inode_name_absent(fs, dir, name, true);
 		return reply_negative(req);
+	}
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
 	if (fuse_reply_entry(req, &e) == -ENOENT)
@@ -306,6 +308,8 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	(void)mut_path(fs, &m, m.dir, name);
 	m.victim = inode_child_get(fs, m.dir, name);
 	r = mut_run(fs, &m, unlink_store, (void *)name);
+	if (r == 0)
+		inode_name_absent(fs, m.dir, name, true);
 	if (r == 0 && m.victim) {
 		inode_clear_link(fs, m.victim, m.dir, name);
 		if (last_link(fs, m.victim))
@@ -392,6 +396,10 @@ void lb_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	 * for "rename already done".
 	 */
 	r = mut_run(fs, &m, rename_store, &a);
+	if (r == 0 && !(flags & RENAME_EXCHANGE)) {
+		inode_name_absent(fs, m.dir, name, true);
+		inode_name_absent(fs, m.dir2, newname, false);
+	}
 	if (r == 0)
 		rename_links(fs, &m, name, newname);
 	mut_done(fs, &m);

@@ -144,6 +144,7 @@ static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
 	if (inode->fd >= 0)
 		close(inode->fd);
 	assert(!inode->ov && !inode->files);
+	names_absent_free_locked(inode);
 	names_drop_inode_locked(fs, inode, inode_destroy_locked);
 	free(inode->handle);
 	free(inode);
@@ -464,6 +465,26 @@ void inode_unhash(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
+void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (absent)
+		names_absent_add_locked(dir, name);
+	else
+		names_absent_del_locked(dir, name);
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name)
+{
+	bool r;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	r = names_absent_has_locked(dir, name);
+	pthread_mutex_unlock(&fs->inodes_lock);
+	return r;
+}
+
 /* A rename moved @name in @parent (of @inode) to @newname in @newparent. */
 void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
 		     const char *name, struct lb_inode *newparent, const char *newname)
@@ -471,6 +492,7 @@ void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (names_find_locked(fs, parent, name) == inode)
 		(void)names_remove_locked(fs, parent, name);
+	names_absent_add_locked(parent, name);
 	names_add_locked(fs, inode, newparent, newname);
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
@@ -482,6 +504,7 @@ void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (names_find_locked(fs, parent, name) == inode)
 		inode_destroy_locked(fs, names_remove_locked(fs, parent, name));
+	names_absent_add_locked(parent, name);
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 

@@ -45,6 +45,7 @@ struct lb_options {
 
 struct ov_node;
 struct lb_name;
+struct lb_absent;
 
 /*
  * One object of the store. Its path (for journal records, which name files
@@ -72,6 +73,8 @@ struct lb_inode {
 	struct stat st;			/* last known attributes; protected by fs->inodes_lock */
 	struct ov_node *ov;		/* absorbing: the overlay; protected by fs->ov_lock */
 	struct lb_file *files;		/* open files; protected by fs->inodes_lock */
+	struct lb_absent *absent;	/* names known absent; protected by fs->inodes_lock */
+	unsigned int nabsent;		/* protected by fs->inodes_lock */
 	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
 };
 
@@ -159,6 +162,8 @@ void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode);
 void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st);
 int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode);
 void inode_unhash(struct lb_fs *fs, struct lb_inode *inode);
+void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent);
+bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name);
 void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 
@@ -171,6 +176,10 @@ void names_add_locked(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 		      const char *name);
 void names_drop_inode_locked(struct lb_fs *fs, struct lb_inode *inode,
 			     void (*parent_fn)(struct lb_fs *fs, struct lb_inode *parent));
+void names_absent_add_locked(struct lb_inode *dir, const char *name);
+void names_absent_del_locked(struct lb_inode *dir, const char *name);
+bool names_absent_has_locked(struct lb_inode *dir, const char *name);
+void names_absent_free_locked(struct lb_inode *dir);
 bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_parent,
 			  const char **ret_name);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <malloc.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #define LOG_PREFIX ""
 #include "lifeboat/log.h"
@@ -31,6 +32,12 @@ int main(int argc, char *argv[])
 	int r;
 
 	log_setup("lifeboatfs");
+	/*
+	 * Replay creates objects with the modes in the journal: no umask
+	 * of ours may apply. Workers set each caller's umask on their own
+	 * fs_struct (creds.c).
+	 */
+	umask(0);
 	/*
 	 * The queue allocates and frees a copy of every write (up to 1 MiB):
 	 * keep such blocks in the heap instead of an mmap/munmap pair each,

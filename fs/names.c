@@ -137,7 +137,10 @@ void names_add_locked(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 	size_t h = name_hash(parent, name), len = strlen(name);
 	struct lb_name *n, **tail;
 
-	if (!parent || names_find_locked(fs, parent, name) == inode)
+	if (!parent)
+		return;
+	names_absent_del_locked(parent, name);
+	if (names_find_locked(fs, parent, name) == inode)
 		return;
 	(void)names_remove_locked(fs, parent, name);	/* parent keeps other refs */
 	if (names_count(inode) >= NAMES_PER_INODE_MAX)
@@ -178,4 +181,81 @@ bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_pa
 	*ret_parent = inode->names->parent;
 	*ret_name = inode->names->name;
 	return true;
+}
+
+/*
+ * Names known to be absent from a directory: the store said ENOENT, or an
+ * unlink or rename through the mount removed them. While absorbing they
+ * answer lookups the store cannot (sqlite creates its -journal again and
+ * again under a name it just unlinked). A bounded list per directory, most
+ * recent first.
+ */
+#define ABSENT_PER_DIR_MAX 64
+
+struct lb_absent {
+	struct lb_absent *next;
+	char name[];
+};
+
+static bool absent_unlink(struct lb_inode *dir, const char *name)
+{
+	for (struct lb_absent **p = &dir->absent; *p; p = &(*p)->next) {
+		if (strcmp((*p)->name, name) == 0) {
+			struct lb_absent *a = *p;
+
+			*p = a->next;
+			free(a);
+			dir->nabsent--;
+			return true;
+		}
+	}
+	return false;
+}
+
+void names_absent_add_locked(struct lb_inode *dir, const char *name)
+{
+	size_t len = strlen(name);
+	struct lb_absent *a;
+
+	(void)absent_unlink(dir, name);
+	if (dir->nabsent >= ABSENT_PER_DIR_MAX) {
+		struct lb_absent **p = &dir->absent;
+
+		while ((*p)->next)
+			p = &(*p)->next;
+		free(*p);	/* the oldest goes */
+		*p = NULL;
+		dir->nabsent--;
+	}
+	a = malloc(sizeof(*a) + len + 1);
+	if (!a)
+		return;
+	memcpy(a->name, name, len + 1);
+	a->next = dir->absent;
+	dir->absent = a;
+	dir->nabsent++;
+}
+
+void names_absent_del_locked(struct lb_inode *dir, const char *name)
+{
+	(void)absent_unlink(dir, name);
+}
+
+bool names_absent_has_locked(struct lb_inode *dir, const char *name)
+{
+	for (struct lb_absent *a = dir->absent; a; a = a->next)
+		if (strcmp(a->name, name) == 0)
+			return true;
+	return false;
+}
+
+void names_absent_free_locked(struct lb_inode *dir)
+{
+	while (dir->absent) {
+		struct lb_absent *a = dir->absent;
+
+		dir->absent = a->next;
+		free(a);
+	}
+	dir->nabsent = 0;
 }

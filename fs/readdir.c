@@ -239,7 +239,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	char *buf;
 	int err = 0;
 
-	while (d->snap || !d->dp || (fs->state != LB_HEALTHY && (d->inode->ov || d->inode->virt))) {
+	/* Healthy again: a new listing comes from the store itself. */
+	if (fs->state == LB_HEALTHY && d->dp && d->snap && off == 0)
+		snap_free(d);
+	while (d->snap || !d->dp || fs->state != LB_HEALTHY) {
 		if (!d->snap || off == 0) {
 			err = snap_build(fs, d);
 			if (err == -EAGAIN) {
@@ -282,6 +285,12 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 			used += len;
 		d->offset = d->entry->d_off;
 		d->entry = NULL;
+	}
+	if (err && used == 0 && is_path_failure(fs, err)) {
+		/* The store stopped answering: list from the overlay, or wait. */
+		free(buf);
+		absorb_begin(fs, err);
+		return do_readdir(req, size, off, fi, plus);
 	}
 	if (err && used == 0)
 		fuse_reply_err(req, err);
