@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/sendfile.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <unistd.h>
@@ -270,11 +271,33 @@ static void realize_virtuals(struct lb_fs *fs)
 	pthread_mutex_unlock(&fs->ov_lock);
 }
 
+/* LIFEBOAT_DEBUG_KEEP_JOURNAL=1 keeps a copy of each journal replayed, for post-mortems. */
+static void keep_journal_copy(struct lb_fs *fs)
+{
+	static unsigned int n;
+	char path[PATH_MAX];
+	int in, out;
+	ssize_t c;
+
+	if (!getenv("LIFEBOAT_DEBUG_KEEP_JOURNAL"))
+		return;
+	snprintf(path, sizeof(path), "%s.replayed.%u", fs->opt.journal, n++);
+	in = open(fs->opt.journal, O_RDONLY | O_CLOEXEC);
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	while (in >= 0 && out >= 0 && (c = sendfile(out, in, NULL, 1 << 20)) > 0)
+		;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+}
+
 static int replay_journal(struct lb_fs *fs, struct journal_replay_stats *stats)
 {
 	struct journal_scan_result scan;
 	int r;
 
+	keep_journal_copy(fs);
 	r = journal_replay(fs->journal, fs->mount_fd, 0, stats, &scan);
 	if (r < 0)
 		return r;
