@@ -8,12 +8,12 @@ set -euo pipefail
 
 # One list for everything; add new packages to the group they belong to.
 packages=(
-	# build tools
-	meson ninja-build pkg-config gcc
+	# build tools; gcc only recommends the C library headers
+	meson ninja-build pkg-config gcc libc6-dev
 	# libraries linked by lifeboatfs, lifeboatd and the unit tests
 	libfuse3-dev libcmocka-dev libxxhash-dev libjson-c-dev
-	# runtime: fusermount3, mount.fuse3, mount(8) with -T, findmnt
-	fuse3 util-linux
+	# runtime: fusermount3, mount.fuse3; mount(8); findmnt, unshare, setpriv
+	fuse3 mount util-linux
 	# integration tests: the bindfs/mergerfs stand-ins and the real tools
 	bindfs mergerfs rsync acl attr sqlite3 git tar python3
 )
