@@ -203,8 +203,14 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case FUSE_OPT_KEY_NONOPT:
 		if (!o->store)
 			o->store = realpath(arg, NULL);
-		else if (!o->mountpoint)
-			o->mountpoint = strdup(arg);
+		else if (!o->mountpoint) {
+			/* fuse_daemonize() changes to "/": keep the mountpoint absolute. */
+			o->mountpoint = realpath(arg, NULL);
+			if (!o->mountpoint) {
+				log_error_errno(-errno, "cannot resolve mountpoint '%s'", arg);
+				return -1;
+			}
+		}
 		else {
 			log_error("unexpected argument '%s'", arg);
 			return -1;
