@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -216,6 +217,9 @@ int session_run(struct lb_fs *fs, struct fuse_args *args)
 		goto out_unmount;
 	log_info("serving '%s' at '%s'", fs->opt.store, fs->opt.mountpoint);
 	r = session_loop(fs);
+	/* libfuse reports the signal that ended the loop: that is a clean stop. */
+	if (r == SIGTERM || r == SIGINT || r == SIGHUP)
+		r = 0;
 	if (r > 0)
 		r = -r;
 
