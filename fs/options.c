@@ -42,7 +42,7 @@ static const struct opt_desc opt_table[] = {
 	OPT("on_hold_timeout", OPT_HOLD_POLICY, hold_eio,
 	    "wait (keep waiting, default) or eio (fail the request)"),
 	OPT("path_timeout", OPT_SECONDS, path_timeout,
-	    "seconds before a stalled store call counts as failed (10)"),
+	    "stall limit of a store call (10; accepted, not enforced yet)"),
 	OPT("probe_interval", OPT_SECONDS, probe_interval,
 	    "seconds between probes of a failed path (0.2)"),
 	OPT("attr_timeout", OPT_SECONDS, attr_timeout, "seconds the kernel caches attributes (86400)"),
@@ -301,7 +301,7 @@ void options_usage(const char *progname)
 		char name[64];
 
 		snprintf(name, sizeof(name), "%s%s", d->name, arg);
-		printf("    -o %-24s%s\n", name, d->help);
+		printf("    -o %-24s %s\n", name, d->help);
 	}
 	printf("\nAlways on: default_permissions (the kernel checks access).\n"
 	       "Ignored (fstab vocabulary): _netdev, nofail, auto, noauto, defaults, x-*.\n\n"
