@@ -92,6 +92,16 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				return reply_negative(req);
 			return reply_entry(req, inode, &st);
 		}
+		/*
+		 * Mid-replay the store shows objects the overlay still stands
+		 * for: an inode made for one now would split its identity.
+		 */
+		if (fs->state == LB_RECOVERING) {
+			r = hold_wait(fs);
+			if (r < 0)
+				return (void)fuse_reply_err(req, -r);
+			continue;
+		}
 		fd = inode_fd_get(fs, dir);
 		r = fd;
 		if (fd >= 0) {
@@ -213,6 +223,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r = mut_run(fs, &m, mk_store, &a);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
+	if (type == JOURNAL_MKDIR)
+		inode_dir_complete(fs, m.file);
 	reply_entry(req, m.file, &m.st);
 }
 

@@ -145,6 +145,7 @@ static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
 		close(inode->fd);
 	assert(!inode->ov && !inode->files);
 	names_absent_free_locked(inode);
+	dirset_free_locked(inode);
 	names_drop_inode_locked(fs, inode, inode_destroy_locked);
 	free(inode->handle);
 	free(inode);
@@ -465,13 +466,26 @@ void inode_unhash(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
+/* @name in @dir was removed (@absent) or made, through the mount. */
 void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent)
 {
 	pthread_mutex_lock(&fs->inodes_lock);
-	if (absent)
+	if (absent) {
 		names_absent_add_locked(dir, name);
-	else
+		dirset_del_locked(dir, name);
+	} else {
 		names_absent_del_locked(dir, name);
+		dirset_add_locked(dir, name);
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/* @dir was made through the mount: it is empty and we will see every change. */
+void inode_dir_complete(struct lb_fs *fs, struct lb_inode *dir)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (!dir->dirset)
+		dirset_init_locked(dir);
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
@@ -480,7 +494,7 @@ bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char 
 	bool r;
 
 	pthread_mutex_lock(&fs->inodes_lock);
-	r = names_absent_has_locked(dir, name);
+	r = names_absent_has_locked(dir, name) || dirset_knows_absent_locked(dir, name);
 	pthread_mutex_unlock(&fs->inodes_lock);
 	return r;
 }

@@ -46,6 +46,7 @@ struct lb_options {
 struct ov_node;
 struct lb_name;
 struct lb_absent;
+struct lb_dirset;
 
 /*
  * One object of the store. Its path (for journal records, which name files
@@ -75,6 +76,7 @@ struct lb_inode {
 	struct lb_file *files;		/* open files; protected by fs->inodes_lock */
 	struct lb_absent *absent;	/* names known absent; protected by fs->inodes_lock */
 	unsigned int nabsent;		/* protected by fs->inodes_lock */
+	struct lb_dirset *dirset;	/* all names, when complete; protected by fs->inodes_lock */
 	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
 };
 
@@ -164,6 +166,7 @@ int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode);
 void inode_unhash(struct lb_fs *fs, struct lb_inode *inode);
 void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent);
 bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name);
+void inode_dir_complete(struct lb_fs *fs, struct lb_inode *dir);
 void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 
@@ -180,6 +183,11 @@ void names_absent_add_locked(struct lb_inode *dir, const char *name);
 void names_absent_del_locked(struct lb_inode *dir, const char *name);
 bool names_absent_has_locked(struct lb_inode *dir, const char *name);
 void names_absent_free_locked(struct lb_inode *dir);
+void dirset_init_locked(struct lb_inode *dir);
+void dirset_free_locked(struct lb_inode *dir);
+void dirset_add_locked(struct lb_inode *dir, const char *name);
+void dirset_del_locked(struct lb_inode *dir, const char *name);
+bool dirset_knows_absent_locked(struct lb_inode *dir, const char *name);
 bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_parent,
 			  const char **ret_name);
 

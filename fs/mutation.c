@@ -10,6 +10,8 @@
  * that cannot take it: the request waits for the path (hold_wait()).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #define LOG_PREFIX "mutation: "
@@ -65,6 +67,45 @@ int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const ch
 	return set_path(fs, m, m->path2, &m->rec.path2, dir, name);
 }
 
+/* Cached attributes of an object a mutation touched, fresh from the store. */
+static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode)
+{
+	struct stat st;
+	int fd;
+
+	if (!inode || inode->virt)
+		return;
+	fd = inode_fd_get(fs, inode);
+	if (fd < 0)
+		return;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		inode_stat_set(fs, inode, &st);
+	inode_fd_put(fs, inode);
+}
+
+/*
+ * Link counts and directory sizes move with every name operation; the
+ * overlay starts from the cached attributes, so keep them exact.
+ */
+static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
+{
+	switch (m->rec.type) {
+	case JOURNAL_WRITE:
+	case JOURNAL_TRUNCATE:
+	case JOURNAL_FALLOCATE:
+	case JOURNAL_SETATTR:
+	case JOURNAL_SETXATTR:
+	case JOURNAL_REMOVEXATTR:
+		return;	/* the op keeps the file's size and mode itself */
+	default:
+		refresh_stat(fs, m->dir);
+		if (m->dir2 != m->dir)
+			refresh_stat(fs, m->dir2);
+		refresh_stat(fs, m->victim);
+		refresh_stat(fs, m->victim2);
+	}
+}
+
 static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
 		       bool *ret_again)
 {
@@ -78,6 +119,8 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 		r = absorb_ghost(fs, m);
 
 	*ret_again = false;
+	if (r >= 0)
+		refresh_touched(fs, m);
 	if (r >= 0 && m->journalable) {
 		int q = queue_push(fs, m);
 

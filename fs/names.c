@@ -110,6 +110,8 @@ static struct lb_inode *name_free(struct lb_fs *fs, struct lb_name *victim)
 	return parent;
 }
 
+void dirset_add_locked(struct lb_inode *dir, const char *name);
+
 /* Forgets @name in @parent, whoever has it; returns the parent, or NULL. */
 struct lb_inode *names_remove_locked(struct lb_fs *fs, struct lb_inode *parent, const char *name)
 {
@@ -140,6 +142,7 @@ void names_add_locked(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 	if (!parent)
 		return;
 	names_absent_del_locked(parent, name);
+	dirset_add_locked(parent, name);
 	if (names_find_locked(fs, parent, name) == inode)
 		return;
 	(void)names_remove_locked(fs, parent, name);	/* parent keeps other refs */
@@ -183,6 +186,8 @@ bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_pa
 	return true;
 }
 
+void dirset_del_locked(struct lb_inode *dir, const char *name);
+
 /*
  * Names known to be absent from a directory: the store said ENOENT, or an
  * unlink or rename through the mount removed them. While absorbing they
@@ -217,6 +222,7 @@ void names_absent_add_locked(struct lb_inode *dir, const char *name)
 	size_t len = strlen(name);
 	struct lb_absent *a;
 
+	dirset_del_locked(dir, name);
 	(void)absent_unlink(dir, name);
 	if (dir->nabsent >= ABSENT_PER_DIR_MAX) {
 		struct lb_absent **p = &dir->absent;
@@ -258,4 +264,137 @@ void names_absent_free_locked(struct lb_inode *dir)
 		free(a);
 	}
 	dir->nabsent = 0;
+}
+
+/*
+ * Complete listings: a directory made through the mount starts empty and
+ * every change to it comes through the mount, so the mount knows all of
+ * its names. While absorbing, a lookup of any other name in it is ENOENT
+ * without asking the store (an application creating new files needs that:
+ * the kernel looks every new name up first).
+ */
+struct lb_dirset {
+	size_t nbuckets;
+	size_t count;
+	struct lb_dirent_name **buckets;
+};
+
+struct lb_dirent_name {
+	struct lb_dirent_name *next;
+	char name[];
+};
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+void dirset_init_locked(struct lb_inode *dir)
+{
+	struct lb_dirset *set = calloc(1, sizeof(*set));
+
+	if (!set)
+		return;	/* not complete: lookups ask the store */
+	set->nbuckets = 16;
+	set->buckets = calloc(set->nbuckets, sizeof(*set->buckets));
+	if (!set->buckets) {
+		free(set);
+		return;
+	}
+	dir->dirset = set;
+}
+
+void dirset_free_locked(struct lb_inode *dir)
+{
+	struct lb_dirset *set = dir->dirset;
+
+	if (!set)
+		return;
+	for (size_t k = 0; k < set->nbuckets; k++)
+		while (set->buckets[k]) {
+			struct lb_dirent_name *n = set->buckets[k];
+
+			set->buckets[k] = n->next;
+			free(n);
+		}
+	free(set->buckets);
+	free(set);
+	dir->dirset = NULL;
+}
+
+static struct lb_dirent_name **dirset_slot(struct lb_dirset *set, const char *name)
+{
+	struct lb_dirent_name **p = &set->buckets[str_hash(name) & (set->nbuckets - 1)];
+
+	while (*p && strcmp((*p)->name, name) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+static void dirset_grow(struct lb_dirset *set)
+{
+	size_t nb = set->nbuckets * 2;
+	struct lb_dirent_name **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t k = 0; k < set->nbuckets; k++)
+		while (set->buckets[k]) {
+			struct lb_dirent_name *n = set->buckets[k];
+
+			set->buckets[k] = n->next;
+			n->next = b[str_hash(n->name) & (nb - 1)];
+			b[str_hash(n->name) & (nb - 1)] = n;
+		}
+	free(set->buckets);
+	set->buckets = b;
+	set->nbuckets = nb;
+}
+
+void dirset_add_locked(struct lb_inode *dir, const char *name)
+{
+	struct lb_dirset *set = dir->dirset;
+	struct lb_dirent_name *n;
+	size_t len;
+
+	if (!set || *dirset_slot(set, name))
+		return;
+	len = strlen(name);
+	n = malloc(sizeof(*n) + len + 1);
+	if (!n) {
+		dirset_free_locked(dir);	/* no longer complete */
+		return;
+	}
+	memcpy(n->name, name, len + 1);
+	if (set->count >= set->nbuckets * 2)
+		dirset_grow(set);
+	n->next = set->buckets[str_hash(name) & (set->nbuckets - 1)];
+	set->buckets[str_hash(name) & (set->nbuckets - 1)] = n;
+	set->count++;
+}
+
+void dirset_del_locked(struct lb_inode *dir, const char *name)
+{
+	struct lb_dirset *set = dir->dirset;
+	struct lb_dirent_name **p, *n;
+
+	if (!set)
+		return;
+	p = dirset_slot(set, name);
+	n = *p;
+	if (!n)
+		return;
+	*p = n->next;
+	free(n);
+	set->count--;
+}
+
+/* True when @dir's listing is complete and has no @name. */
+bool dirset_knows_absent_locked(struct lb_inode *dir, const char *name)
+{
+	return dir->dirset && !*dirset_slot(dir->dirset, name);
 }
