@@ -281,8 +281,10 @@ void lb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 	r = mut_run(fs, &m, link_store, (void *)newname);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (m.absorbed)
+	if (m.absorbed) {
 		inode_add_lookup(fs, m.file);
+		inode_add_link(fs, m.file, m.dir2, newname);
+	}
 	reply_entry(req, m.file, &m.st);
 }
 

@@ -499,6 +499,15 @@ bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char 
 	return r;
 }
 
+/* @inode got the new name @name in @dir (a hard link). */
+void inode_add_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *dir,
+		    const char *name)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	names_add_locked(fs, inode, dir, name);
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
 /* A rename moved @name in @parent (of @inode) to @newname in @newparent. */
 void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
 		     const char *name, struct lb_inode *newparent, const char *newname)

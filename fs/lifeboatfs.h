@@ -167,6 +167,8 @@ void inode_unhash(struct lb_fs *fs, struct lb_inode *inode);
 void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent);
 bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name);
 void inode_dir_complete(struct lb_fs *fs, struct lb_inode *dir);
+void inode_add_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *dir,
+		    const char *name);
 void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
 
