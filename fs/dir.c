@@ -16,6 +16,16 @@
 #include "lifeboat/log.h"
 #include "lifeboatfs.h"
 
+/*
+ * The mount owns its store, and the kernel sends a name operation only for
+ * names and directories it knows: ENOENT from the store there means the
+ * store lost what the mount had made (a path failure rolled it back).
+ */
+int store_lost(int r)
+{
+	return r == -ENOENT ? -ESTALE : r;
+}
+
 /* Makes the inode of a name just created in @dir (its fd is @dfd). */
 int entry_new(struct lb_fs *fs, struct lb_inode *dir, int dfd, const char *name,
 	      struct lb_inode **ret_inode, struct stat *ret_st)
@@ -201,7 +211,7 @@ static int mk_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 	inode_fd_put(fs, m->dir);
 	if (r == 0)
 		mut_note_created(m);
-	return r;
+	return store_lost(r);
 }
 
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -264,7 +274,7 @@ static int link_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 		m->st = e.attr;
 	inode_fd_put(fs, m->dir2);
 	inode_fd_put(fs, m->file);
-	return r;
+	return store_lost(r);
 }
 
 void lb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -307,7 +317,7 @@ static int unlink_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 		return fd;
 	r = unlinkat(fd, name, m->rec.type == JOURNAL_RMDIR ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
 	inode_fd_put(fs, m->dir);
-	return r;
+	return store_lost(r);
 }
 
 static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -364,7 +374,7 @@ static int rename_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 	r = renameat2(ffd, a->name, tfd, a->newname, m->rec.flags) < 0 ? -errno : 0;
 	inode_fd_put(fs, m->dir2);
 	inode_fd_put(fs, m->dir);
-	return r;
+	return store_lost(r);
 }
 
 /* The names moved: keep the paths of the objects involved right. */

@@ -239,7 +239,7 @@ static int create_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 	mut_note_created(m);
 out_put:
 	inode_fd_put(fs, m->dir);
-	return r;
+	return store_lost(r);
 }
 
 void lb_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

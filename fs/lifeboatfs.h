@@ -213,6 +213,7 @@ int attr_kill_suid(struct lb_fs *fs, struct lb_inode *inode, int fd, fuse_req_t 
 void entry_fill_timeouts(struct lb_fs *fs, struct fuse_entry_param *e);
 
 /* dir.c */
+int store_lost(int r);
 int entry_new(struct lb_fs *fs, struct lb_inode *dir, int dfd, const char *name,
 	      struct lb_inode **ret_inode, struct stat *ret_st);
 void mut_new_object(fuse_req_t req, struct lb_mut *m, struct lb_inode *dir, mode_t mode);

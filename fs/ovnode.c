@@ -292,10 +292,12 @@ int ov_check(struct lb_fs *fs, struct lb_mut *m)
 			return -EAGAIN;
 		return 0;
 	case JT(RENAME):
-		if (m->victim2 && S_ISDIR(m->victim2->mode) &&
-		    !(m->rec.flags & RENAME_EXCHANGE) && !ov_is_virt(m->victim2))
-			return -EAGAIN;	/* is the target directory empty? */
-		return 0;
+		if (!m->victim2 || !S_ISDIR(m->victim2->mode) || (m->rec.flags & RENAME_EXCHANGE))
+			return 0;
+		/* Replacing a directory: only an empty one, as rmdir. */
+		if (!ov_is_virt(m->victim2))
+			return -EAGAIN;	/* only the store knows its listing */
+		return dir_has_entries(m->victim2->ov) ? -ENOTEMPTY : 0;
 	case JT(CREATE):
 	case JT(MKNOD):
 	case JT(MKDIR):
