@@ -55,7 +55,9 @@ struct lb_queue {
 	size_t budget;			/* immutable */
 	uint64_t last_seq;		/* protected by lock */
 	uint64_t flushed_seq;		/* protected by lock */
-	uint64_t flush_gen;		/* flusher thread only */
+	uint64_t flush_gen;		/* protected by flush_lock */
+	pthread_mutex_t flush_lock;	/* one flush at a time (flusher, barriers) */
+	size_t not_removals;		/* queued records other than UNLINK/RMDIR; protected by lock */
 	bool stopping;			/* protected by lock */
 	pthread_t flusher;
 };
@@ -119,6 +121,7 @@ struct journal_record *queue_entry_record(struct lb_qentry *e);
 struct lb_inode *queue_entry_inode(struct lb_qentry *e, int i);
 void queue_free_list(struct lb_fs *fs, struct lb_qentry *head);
 void queue_stats(struct lb_fs *fs, uint64_t *ret_bytes, uint64_t *ret_records);
+bool queue_holds_not_removals(struct lb_fs *fs);
 int queue_flush_once(struct lb_fs *fs);
 int queue_start_flusher(struct lb_fs *fs);
 void queue_stop_flusher(struct lb_fs *fs);

@@ -138,12 +138,30 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 	return r;
 }
 
+/*
+ * Removing or replacing a name the store made durable is durable at once
+ * (a failure does not undo it), while what the queue holds before it may
+ * be undone: the journaled queue would then be replayed over a store that
+ * is ahead of it, onto whatever object each name leads to now. The queue
+ * goes to the store first, so its durable state stays a prefix of the queue.
+ */
+static bool needs_barrier(const struct lb_mut *m)
+{
+	return m->rec.type == JOURNAL_RENAME || m->rec.type == JOURNAL_UNLINK ||
+	       m->rec.type == JOURNAL_RMDIR;
+}
+
 int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 {
 	bool again;
 	int r;
 
 	for (;;) {
+		if (fs->state == LB_HEALTHY && needs_barrier(m) && queue_holds_not_removals(fs)) {
+			r = queue_flush_once(fs);
+			if (r < 0 && is_path_failure(fs, r))
+				absorb_begin(fs, r);
+		}
 		pthread_rwlock_rdlock(&fs->mode_lock);
 		switch (fs->state) {
 		case LB_HEALTHY:

@@ -84,10 +84,30 @@ static void entry_free(struct lb_fs *fs, struct lb_qentry *e)
 	free(e);
 }
 
+static bool is_removal(const struct journal_record *rec)
+{
+	return rec->type == JOURNAL_UNLINK || rec->type == JOURNAL_RMDIR;
+}
+
+/*
+ * A queue of removals only replays the same whatever the store kept of it
+ * (a name already gone is done): it needs no barrier before a removal.
+ */
+bool queue_holds_not_removals(struct lb_fs *fs)
+{
+	bool r;
+
+	pthread_mutex_lock(&fs->queue.lock);
+	r = fs->queue.not_removals > 0;
+	pthread_mutex_unlock(&fs->queue.lock);
+	return r;
+}
+
 void queue_init(struct lb_queue *q, size_t budget)
 {
 	memset(q, 0, sizeof(*q));
 	pthread_mutex_init(&q->lock, NULL);
+	pthread_mutex_init(&q->flush_lock, NULL);
 	pthread_cond_init(&q->room, NULL);
 	pthread_cond_init(&q->work, NULL);
 	q->budget = budget;
@@ -120,6 +140,8 @@ int queue_push(struct lb_fs *fs, const struct lb_mut *m)
 	q->tail = e;
 	q->bytes += e->bytes;
 	q->records++;
+	if (!is_removal(&e->rec))
+		q->not_removals++;
 	if (q->bytes > q->budget / 2)
 		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
@@ -150,6 +172,7 @@ struct lb_qentry *queue_take_all(struct lb_fs *fs)
 	q->head = q->tail = NULL;
 	q->bytes = 0;
 	q->records = 0;
+	q->not_removals = 0;
 	pthread_cond_broadcast(&q->room);
 	pthread_mutex_unlock(&q->lock);
 	return head;
@@ -194,7 +217,7 @@ static int sync_inode(struct lb_fs *fs, struct lb_inode *inode)
 	mode_t mode = inode->mode;
 	int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 	int fd, pfd, r;
-	char path[64];
+	char path[64], ppath[PATH_MAX];
 
 	if (!S_ISREG(mode) && !S_ISDIR(mode))
 		return 0;	/* its directory's fsync covers it */
@@ -208,8 +231,17 @@ static int sync_inode(struct lb_fs *fs, struct lb_inode *inode)
 		fd = open(path, flags);
 		inode_fd_put(fs, inode);
 	}
-	if (fd < 0)
-		return errno == ESTALE || errno == ENOENT ? 0 : -errno;	/* deleted since */
+	if (fd < 0) {
+		r = -errno;
+		if (r != -ESTALE && r != -ENOENT)
+			return r;
+		/*
+		 * Deleted since, through this mount: nothing to sync. Still
+		 * named here: the store lost it (a failure rolled it back) or
+		 * cannot answer; either way the queue must not be trimmed.
+		 */
+		return inode_path(fs, inode, NULL, ppath, sizeof(ppath)) == -ENOENT ? 0 : -ESTALE;
+	}
 	r = (S_ISREG(mode) ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
 	close(fd);
 	return r;
@@ -271,6 +303,8 @@ static void trim_upto(struct lb_fs *fs, uint64_t upto)
 		q->head = e->next;
 		q->bytes -= e->bytes;
 		q->records--;
+		if (!is_removal(&e->rec))
+			q->not_removals--;
 		e->next = NULL;
 		*tail = e;
 		tail = &e->next;
@@ -296,23 +330,25 @@ int queue_flush_once(struct lb_fs *fs)
 	uint64_t upto;
 	int r;
 
+	pthread_mutex_lock(&q->flush_lock);
 	pthread_rwlock_rdlock(&fs->mode_lock);
 	if (fs->state != LB_HEALTHY) {
-		pthread_rwlock_unlock(&fs->mode_lock);
-		return 0;
+		r = 0;
+		goto out;
 	}
 	pthread_mutex_lock(&q->lock);
 	first = q->head;
 	upto = q->last_seq;
 	pthread_mutex_unlock(&q->lock);
-	if (!first) {
-		pthread_rwlock_unlock(&fs->mode_lock);
-		return 0;
-	}
+	r = 0;
+	if (!first)
+		goto out;
 	r = flush_entries(fs, first, upto, ++q->flush_gen);
 	if (r == 0)
 		trim_upto(fs, upto);
+out:
 	pthread_rwlock_unlock(&fs->mode_lock);
+	pthread_mutex_unlock(&q->flush_lock);
 	return r;
 }
 

@@ -201,7 +201,7 @@ reply:
 
 /* Adds one entry; returns its size, or 0 when the buffer is full. */
 static size_t add_entry(fuse_req_t req, struct lb_dir *d, int plus, char *buf, size_t room,
-			off_t next)
+			off_t next, int *ret_err)
 {
 	struct lb_fs *fs = fs_of(req);
 	struct dirent *de = d->entry;
@@ -218,9 +218,16 @@ static size_t add_entry(fuse_req_t req, struct lb_dir *d, int plus, char *buf, s
 	}
 
 	/* "." and ".." go without a lookup: the kernel does not instantiate them. */
-	if (strcmp(n, ".") != 0 && strcmp(n, "..") != 0 &&
-	    inode_lookup_child(fs, d->inode, dirfd(d->dp), n, &e) < 0)
-		return (size_t)-1;	/* vanished meanwhile: skip it */
+	if (strcmp(n, ".") != 0 && strcmp(n, "..") != 0) {
+		int r = inode_lookup_child(fs, d->inode, dirfd(d->dp), n, &e);
+
+		if (r == -ENOENT)
+			return (size_t)-1;	/* vanished meanwhile: skip it */
+		if (r < 0) {
+			*ret_err = -r;	/* never drop a name for an error: stop here */
+			return 0;
+		}
+	}
 	len = fuse_add_direntry_plus(req, buf, room, n, &e, next);
 	if (len > room) {
 		if (e.ino)
@@ -278,7 +285,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				break;
 			}
 		}
-		len = add_entry(req, d, plus, buf + used, size - used, d->entry->d_off);
+		len = add_entry(req, d, plus, buf + used, size - used, d->entry->d_off, &err);
 		if (len == 0)
 			break;
 		if (len != (size_t)-1)
