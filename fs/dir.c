@@ -120,7 +120,10 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		if (r >= 0 || !is_path_failure(fs, r))
 			break;
-		absorb_begin(fs, r);
+		if (fs->state == LB_HEALTHY) {
+			absorb_begin(fs, r);
+			continue;	/* the overlay may know the answer now */
+		}
 		r = hold_wait(fs);
 		if (r < 0)
 			return (void)fuse_reply_err(req, -r);

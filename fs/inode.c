@@ -17,6 +17,7 @@
  * holds a ref (a named child's parent pointer, an unflushed queue entry).
  */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -212,6 +213,39 @@ int inode_table_init(struct lb_fs *fs)
 	return 0;
 }
 
+#define ROOT_LISTING_MAX 100000
+
+/*
+ * At mount nothing else changes the store: the root's listing, read now
+ * and then kept by every name operation, answers lookups of new names in
+ * it while absorbing. A very large root is not kept.
+ */
+void inode_root_listing(struct lb_fs *fs)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *dp;
+	int fd;
+
+	fd = openat(fs->root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&fs->inodes_lock);
+	dirset_init_locked(&fs->root);
+	while (fs->root.dirset && (de = readdir(dp)) && n++ < ROOT_LISTING_MAX)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			dirset_add_locked(&fs->root, de->d_name);
+	if (n >= ROOT_LISTING_MAX)
+		dirset_free_locked(&fs->root);
+	pthread_mutex_unlock(&fs->inodes_lock);
+	closedir(dp);
+}
+
 void inode_table_free(struct lb_fs *fs)
 {
 	for (size_t k = 0; k < fs->nbuckets; k++) {
@@ -225,6 +259,7 @@ void inode_table_free(struct lb_fs *fs)
 			free(i);
 		}
 	}
+	dirset_free_locked(&fs->root);
 	names_free(fs);
 	free(fs->buckets);
 	fs->buckets = NULL;

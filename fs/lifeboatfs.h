@@ -137,6 +137,7 @@ void options_free(struct lb_options *opt);
 /* inode.c */
 int inode_table_init(struct lb_fs *fs);
 void inode_table_free(struct lb_fs *fs);
+void inode_root_listing(struct lb_fs *fs);
 struct lb_inode *inode_of(struct lb_fs *fs, fuse_ino_t ino);
 int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode);
 void inode_fd_put(struct lb_fs *fs, struct lb_inode *inode);

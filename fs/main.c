@@ -66,6 +66,7 @@ int main(int argc, char *argv[])
 	r = absorb_init(&fs);	/* replays a journal left behind before serving */
 	if (r < 0)
 		goto out_table;
+	inode_root_listing(&fs);
 	r = session_run(&fs, &args);
 out_table:
 	inode_table_free(&fs);

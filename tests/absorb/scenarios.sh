@@ -420,6 +420,10 @@ def main():
         elif op == 'state':
             res = wait_state(args[0], float(args[1]) if len(args) > 1 else 10)
         elif op == 'seen':
+            # the status poller samples the file: give it a few periods
+            until = time.monotonic() + 3
+            while args[0] not in [s for _, s in states] and time.monotonic() < until:
+                time.sleep(0.05)
             res = 'states seen: %s' % ' -> '.join('%s@%.2f' % (s, t) for t, s in states)
             if args[0] not in [s for _, s in states]:
                 fail('state %s never seen: %s' % (args[0], res))
