@@ -99,7 +99,9 @@ main()
 	bash contrib/install-deps.sh
 
 	if build build-ci -Dwerror=true -Dtests=enabled; then
-		run_tests build-ci testlog
+		# absorb-open: tests of unfinished work (tests/absorb/meson.build)
+		echo "not run in CI: suite absorb-open ($(meson test -C build-ci --list --suite absorb-open 2>/dev/null | tr '\n' ' '))"
+		run_tests build-ci testlog --no-suite absorb-open
 	fi
 
 	if build build-asan -Db_sanitize=address,undefined -Db_lundef=false \
