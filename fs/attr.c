@@ -25,11 +25,6 @@ void entry_fill_timeouts(struct lb_fs *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->opt.entry_timeout;
 }
 
-static void proc_fd_path(int fd, char *buf, size_t len)
-{
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
-}
-
 static int stat_fd(int fd, struct stat *st)
 {
 	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
@@ -39,7 +34,7 @@ static int stat_fd(int fd, struct stat *st)
 
 static int chmod_fd(int fd, mode_t mode)
 {
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 
 	proc_fd_path(fd, path, sizeof(path));
 	if (chmod(path, mode) < 0)
@@ -164,7 +159,7 @@ static int setattr_times(int fd, const struct stat *attr, int to_set)
 
 static int setattr_size(int fd, int open_fd, off_t size)
 {
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 
 	if (open_fd >= 0 && ftruncate(open_fd, size) == 0)
 		return 0;

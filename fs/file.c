@@ -45,27 +45,6 @@ static void file_fill_info(struct lb_file *f, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 }
 
-static int open_backing(struct lb_fs *fs, struct lb_inode *inode, int flags)
-{
-	char path[64];
-	int fd, pfd;
-
-	if (inode->handle) {
-		fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
-		if (fd < 0 && errno == ESTALE && inode_reresolve(fs, inode) == 0)
-			fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
-		return fd < 0 ? -errno : fd;
-	}
-	pfd = inode_fd_get(fs, inode);
-	if (pfd < 0)
-		return pfd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
-	fd = open(path, flags);
-	fd = fd < 0 ? -errno : fd;
-	inode_fd_put(fs, inode);
-	return fd;
-}
-
 /*
  * The backing fd of an open file. A file opened while absorbing has none
  * until the store answers again; it is opened then, on first use.
@@ -76,7 +55,7 @@ static int file_fd(struct lb_fs *fs, struct lb_file *f)
 
 	if (fd >= 0)
 		return fd;
-	fd = open_backing(fs, f->inode, backing_flags(f->flags));
+	fd = inode_open(fs, f->inode, backing_flags(f->flags), true);
 	if (fd < 0)
 		return fd;
 	if (!atomic_compare_exchange_strong(&f->fd, &expected, fd)) {
@@ -127,7 +106,7 @@ void file_reopen_all(struct lb_fs *fs, struct lb_inode *inode)
 
 		if (f->fd < 0)
 			continue;
-		fd = open_backing(fs, inode, backing_flags(f->flags));
+		fd = inode_open(fs, inode, backing_flags(f->flags), false);
 		if (fd < 0) {
 			log_warning_errno(fd, "cannot reopen a file after recovery");
 			continue;
@@ -141,7 +120,7 @@ void file_reopen_all(struct lb_fs *fs, struct lb_inode *inode)
 static int trunc_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 {
 	struct fuse_file_info *fi = arg;
-	int fd = open_backing(fs, m->file, backing_flags(fi->flags) | O_TRUNC);
+	int fd = inode_open(fs, m->file, backing_flags(fi->flags) | O_TRUNC, true);
 
 	if (fd < 0)
 		return fd;
@@ -181,7 +160,7 @@ void lb_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (fs->state != LB_HEALTHY || inode->virt) {
 		fd = -1;
 	} else {
-		fd = open_backing(fs, inode, backing_flags(fi->flags));
+		fd = inode_open(fs, inode, backing_flags(fi->flags), true);
 		if (fd < 0 && is_path_failure(fs, fd)) {
 			absorb_begin(fs, fd);
 			fd = -1;

@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -737,6 +738,38 @@ int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode)
 	inode_realize(fs, inode, fd, &st);
 	file_reopen_all(fs, inode);
 	return 0;
+}
+
+/* The magic link of @fd, which reaches the object itself, even an O_PATH one. */
+void proc_fd_path(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/*
+ * Opens the object of @inode with @flags: by its file handle, or through
+ * the magic link of its pinned O_PATH fd. With @reresolve, a stale handle
+ * of an object the store made again under its name is found by path.
+ */
+int inode_open(struct lb_fs *fs, struct lb_inode *inode, int flags, bool reresolve)
+{
+	char path[PROC_FD_PATH_MAX];
+	int fd, pfd;
+
+	if (inode->handle) {
+		fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
+		if (fd < 0 && errno == ESTALE && reresolve && inode_reresolve(fs, inode) == 0)
+			fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
+		return fd < 0 ? -errno : fd;
+	}
+	pfd = inode_fd_get(fs, inode);
+	if (pfd < 0)
+		return pfd;
+	proc_fd_path(pfd, path, sizeof(path));
+	fd = open(path, flags);
+	fd = fd < 0 ? -errno : fd;
+	inode_fd_put(fs, inode);
+	return fd;
 }
 
 /* Open files of @inode, so a recovery can point them at a re-created object. */

@@ -164,6 +164,9 @@ struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, co
 void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode);
 void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struct stat *st);
 int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode);
+#define PROC_FD_PATH_MAX 32
+void proc_fd_path(int fd, char *buf, size_t len);
+int inode_open(struct lb_fs *fs, struct lb_inode *inode, int flags, bool reresolve);
 void inode_unhash(struct lb_fs *fs, struct lb_inode *inode);
 void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent);
 bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name);
@@ -268,7 +271,6 @@ void lb_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *v
 void lb_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void lb_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void lb_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
-int xattr_proc_path(int fd, char *buf, size_t len);
 
 /* session.c */
 int session_run(struct lb_fs *fs, struct fuse_args *args);

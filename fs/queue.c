@@ -216,23 +216,14 @@ static int sync_inode(struct lb_fs *fs, struct lb_inode *inode)
 {
 	mode_t mode = inode->mode;
 	int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	int fd, pfd, r;
-	char path[64], ppath[PATH_MAX];
+	char ppath[PATH_MAX];
+	int fd, r;
 
 	if (!S_ISREG(mode) && !S_ISDIR(mode))
 		return 0;	/* its directory's fsync covers it */
-	if (inode->handle) {
-		fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
-	} else {
-		pfd = inode_fd_get(fs, inode);
-		if (pfd < 0)
-			return pfd;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
-		fd = open(path, flags);
-		inode_fd_put(fs, inode);
-	}
+	fd = inode_open(fs, inode, flags, false);
 	if (fd < 0) {
-		r = -errno;
+		r = fd;
 		if (r != -ESTALE && r != -ENOENT)
 			return r;
 		/*

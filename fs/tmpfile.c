@@ -140,12 +140,12 @@ out_put:
 static int tmpfile_inode(struct lb_fs *fs, int fd, struct stat *ret_st,
 			 struct lb_inode **ret_inode)
 {
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	int pfd;
 
 	if (fstat(fd, ret_st) < 0)
 		return -errno;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	proc_fd_path(fd, path, sizeof(path));
 	pfd = open(path, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;

@@ -18,11 +18,6 @@
 
 #define XATTR_BUF_MAX (64 * 1024)
 
-int xattr_proc_path(int fd, char *buf, size_t len)
-{
-	return snprintf(buf, len, "/proc/self/fd/%d", fd);
-}
-
 /* Runs one xattr call on the inode's magic link; returns >= 0 or -errno. */
 enum xattr_op { XA_GET, XA_LIST, XA_SET, XA_REMOVE };
 
@@ -31,14 +26,14 @@ static ssize_t xattr_call(fuse_req_t req, fuse_ino_t ino, enum xattr_op op, cons
 {
 	struct lb_fs *fs = fs_of(req);
 	struct lb_inode *inode = inode_of(fs, ino);
-	char path[64];
+	char path[PROC_FD_PATH_MAX];
 	ssize_t n;
 	int fd;
 
 	fd = inode_fd_get(fs, inode);
 	if (fd < 0)
 		return fd;
-	xattr_proc_path(fd, path, sizeof(path));
+	proc_fd_path(fd, path, sizeof(path));
 	switch (op) {
 	case XA_GET:
 		n = getxattr(path, name, value, size);
