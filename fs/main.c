@@ -45,6 +45,7 @@ int main(int argc, char *argv[])
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);	/* grow each arena in steps, not per entry */
 	raise_nofile_limit();
 	if (options_parse(&args, &fs.opt) < 0) {
 		fuse_opt_free_args(&args);
