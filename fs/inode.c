@@ -535,6 +535,17 @@ bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char 
 	return r;
 }
 
+/* 1 empty, 0 not, -1 when only the store knows (see dirset_empty_locked()). */
+int inode_dir_empty(struct lb_fs *fs, struct lb_inode *dir)
+{
+	int r;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	r = dirset_empty_locked(dir);
+	pthread_mutex_unlock(&fs->inodes_lock);
+	return r;
+}
+
 /* @inode got the new name @name in @dir (a hard link). */
 void inode_add_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *dir,
 		    const char *name)

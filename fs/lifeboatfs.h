@@ -171,6 +171,7 @@ void inode_unhash(struct lb_fs *fs, struct lb_inode *inode);
 void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name, bool absent);
 bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name);
 void inode_dir_complete(struct lb_fs *fs, struct lb_inode *dir);
+int inode_dir_empty(struct lb_fs *fs, struct lb_inode *dir);
 void inode_add_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *dir,
 		    const char *name);
 void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f);
@@ -194,6 +195,7 @@ void dirset_free_locked(struct lb_inode *dir);
 void dirset_add_locked(struct lb_inode *dir, const char *name);
 void dirset_del_locked(struct lb_inode *dir, const char *name);
 bool dirset_knows_absent_locked(struct lb_inode *dir, const char *name);
+int dirset_empty_locked(const struct lb_inode *dir);
 bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_parent,
 			  const char **ret_name);
 

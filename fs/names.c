@@ -398,3 +398,11 @@ bool dirset_knows_absent_locked(struct lb_inode *dir, const char *name)
 {
 	return dir->dirset && !*dirset_slot(dir->dirset, name);
 }
+
+/* 1 when @dir's listing is complete and empty, 0 when it has names, -1 unknown. */
+int dirset_empty_locked(const struct lb_inode *dir)
+{
+	if (!dir->dirset)
+		return -1;
+	return dir->dirset->count == 0;
+}

@@ -270,22 +270,36 @@ static bool dir_has_entries(struct ov_node *n)
 }
 
 /*
+ * Whether rmdir of @dir would find it empty: known for directories made
+ * since the last sync (the overlay has all their names) and for those made
+ * through the mount (complete listing); -EAGAIN when only the store knows.
+ */
+static int dir_emptiness(struct lb_fs *fs, struct lb_inode *dir)
+{
+	int empty;
+
+	if (!dir)
+		return -EAGAIN;
+	if (ov_is_virt(dir))
+		return dir_has_entries(dir->ov) ? -ENOTEMPTY : 0;
+	empty = inode_dir_empty(fs, dir);
+	if (empty < 0)
+		return -EAGAIN;
+	return empty ? 0 : -ENOTEMPTY;
+}
+
+/*
  * Decides, from the overlay alone, the application errors a mutation would
  * get on the store, and makes the virtual inode of a creation.
  * -EAGAIN when only the store could tell (the request waits for it).
  */
 int ov_check(struct lb_fs *fs, struct lb_mut *m)
 {
-	struct ov_node *n;
 	struct stat st;
 
 	switch (m->rec.type) {
 	case JT(RMDIR):
-		/* Empty only if the store listing is known: virtual dirs are. */
-		n = m->victim ? m->victim->ov : NULL;
-		if (!m->victim || !ov_is_virt(m->victim))
-			return -EAGAIN;
-		return dir_has_entries(n) ? -ENOTEMPTY : 0;
+		return dir_emptiness(fs, m->victim);
 	case JT(FALLOCATE):
 		if (m->rec.flags & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 				     FALLOC_FL_ZERO_RANGE))
@@ -295,9 +309,7 @@ int ov_check(struct lb_fs *fs, struct lb_mut *m)
 		if (!m->victim2 || !S_ISDIR(m->victim2->mode) || (m->rec.flags & RENAME_EXCHANGE))
 			return 0;
 		/* Replacing a directory: only an empty one, as rmdir. */
-		if (!ov_is_virt(m->victim2))
-			return -EAGAIN;	/* only the store knows its listing */
-		return dir_has_entries(m->victim2->ov) ? -ENOTEMPTY : 0;
+		return dir_emptiness(fs, m->victim2);
 	case JT(CREATE):
 	case JT(MKNOD):
 	case JT(MKDIR):
