@@ -54,7 +54,6 @@ struct lb_queue {
 	size_t records;			/* protected by lock */
 	size_t budget;			/* immutable */
 	uint64_t last_seq;		/* protected by lock */
-	uint64_t flushed_seq;		/* protected by lock */
 	uint64_t flush_gen;		/* protected by flush_lock */
 	pthread_mutex_t flush_lock;	/* one flush at a time (flusher, barriers) */
 	size_t not_removals;		/* queued records other than UNLINK/RMDIR; protected by lock */
@@ -146,7 +145,6 @@ bool is_path_failure(struct lb_fs *fs, int err);
 void absorb_note_error(struct lb_fs *fs, int err);
 
 /* overlay.c is the per-file data; ovnode.c the names and attributes */
-struct ov_node *ov_lookup(struct lb_fs *fs, struct lb_inode *inode);
 bool ov_is_virt(struct lb_inode *inode);
 int ov_apply_record(struct lb_fs *fs, const struct journal_record *rec, struct lb_inode *file,
 		    struct lb_inode *dir, struct lb_inode *dir2, struct lb_inode *victim,

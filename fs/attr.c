@@ -240,7 +240,7 @@ static int setattr_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 	return r;
 }
 
-static struct timespec setattr_time(int to_set, int now_bit, int bit, struct timespec t)
+static struct timespec setattr_time(int to_set, int now_bit, struct timespec t)
 {
 	if (to_set & now_bit)
 		clock_gettime(CLOCK_REALTIME, &t);
@@ -262,13 +262,11 @@ static void setattr_record(struct lb_mut *m, const struct stat *attr, int to_set
 		rec->flags |= JOURNAL_ATTR_SIZE, rec->size = (uint64_t)attr->st_size;
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
 		rec->flags |= JOURNAL_ATTR_ATIME;
-		rec->atime = setattr_time(to_set, FUSE_SET_ATTR_ATIME_NOW, FUSE_SET_ATTR_ATIME,
-					  attr->st_atim);
+		rec->atime = setattr_time(to_set, FUSE_SET_ATTR_ATIME_NOW, attr->st_atim);
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		rec->flags |= JOURNAL_ATTR_MTIME;
-		rec->mtime = setattr_time(to_set, FUSE_SET_ATTR_MTIME_NOW, FUSE_SET_ATTR_MTIME,
-					  attr->st_mtim);
+		rec->mtime = setattr_time(to_set, FUSE_SET_ATTR_MTIME_NOW, attr->st_mtim);
 	}
 	if (!rec->flags)
 		m->journalable = false;	/* chown(-1, -1): the store clears the bits */

@@ -167,7 +167,7 @@ void mut_new_object(fuse_req_t req, struct lb_mut *m, struct lb_inode *dir, mode
 		dst = dir->ov->attr;
 	m->rec.uid = ctx->uid;
 	m->rec.gid = (dst.st_mode & S_ISGID) ? dst.st_gid : ctx->gid;
-	m->rec.mode = mode & ~(S_IFMT & 0) & ~ctx->umask;
+	m->rec.mode = mode & ~ctx->umask;	/* the umask holds permission bits only */
 	if (S_ISDIR(mode) && (dst.st_mode & S_ISGID))
 		m->rec.mode |= S_ISGID;
 }

@@ -26,11 +26,6 @@
 
 #define JT(t) JOURNAL_##t
 
-struct ov_node *ov_lookup(struct lb_fs *fs, struct lb_inode *inode)
-{
-	return inode ? inode->ov : NULL;
-}
-
 /* Nothing of it on the store to read: made while absorbing or since the last sync. */
 bool ov_is_virt(struct lb_inode *inode)
 {
@@ -124,13 +119,11 @@ static const char *base_name(const char *path)
  * Link counts move by deltas, which the attributes last seen already hold
  * for queued mutations: only absorbed ones move them (@queued false).
  */
-static bool apply_queued;
-
-static void nlink_add(struct lb_fs *fs, struct lb_inode *inode, int delta)
+static void nlink_add(struct lb_fs *fs, struct lb_inode *inode, int delta, bool queued)
 {
 	struct ov_node *n;
 
-	if (!inode || !(n = node_get(fs, inode, false)) || apply_queued)
+	if (queued || !inode || !(n = node_get(fs, inode, false)))
 		return;
 	if (delta < 0 && n->attr.st_nlink == 0)
 		return;
@@ -184,20 +177,20 @@ static int apply_setattr(struct lb_fs *fs, const struct journal_record *rec,
 }
 
 static int apply_create(struct lb_fs *fs, const struct journal_record *rec,
-			struct lb_inode *file, struct lb_inode *dir)
+			struct lb_inode *file, struct lb_inode *dir, bool queued)
 {
 	if (!file || !dir)
 		return -EINVAL;
 	if (!node_get(fs, file, true))
 		return -ENOMEM;
 	if (rec->type == JT(MKDIR))
-		nlink_add(fs, dir, 1);
+		nlink_add(fs, dir, 1, queued);
 	return dirent_set(fs, dir, base_name(rec->path), file);
 }
 
 static int apply_rename(struct lb_fs *fs, const struct journal_record *rec,
 			struct lb_inode *dir, struct lb_inode *dir2, struct lb_inode *moved,
-			struct lb_inode *replaced)
+			struct lb_inode *replaced, bool queued)
 {
 	const char *from = base_name(rec->path), *to = base_name(rec->path2);
 	int r;
@@ -211,12 +204,12 @@ static int apply_rename(struct lb_fs *fs, const struct journal_record *rec,
 		return r ? r : dirent_set(fs, dir2, to, moved);
 	}
 	if (replaced)
-		nlink_add(fs, replaced, S_ISDIR(replaced->mode) ? -2 : -1);
+		nlink_add(fs, replaced, S_ISDIR(replaced->mode) ? -2 : -1, queued);
 	if (replaced && S_ISDIR(replaced->mode))
-		nlink_add(fs, dir2, -1);
+		nlink_add(fs, dir2, -1, queued);
 	if (moved && S_ISDIR(moved->mode) && dir != dir2) {
-		nlink_add(fs, dir, -1);	/* its ".." moves along */
-		nlink_add(fs, dir2, 1);
+		nlink_add(fs, dir, -1, queued);	/* its ".." moves along */
+		nlink_add(fs, dir2, 1, queued);
 	}
 	r = dirent_set(fs, dir, from, NULL);
 	return r ? r : dirent_set(fs, dir2, to, moved);
@@ -231,7 +224,6 @@ int ov_apply_record(struct lb_fs *fs, const struct journal_record *rec, struct l
 		    struct lb_inode *dir, struct lb_inode *dir2, struct lb_inode *victim,
 		    struct lb_inode *victim2, bool queued)
 {
-	apply_queued = queued;	/* under ov_lock */
 	switch (rec->type) {
 	case JT(WRITE):
 	case JT(TRUNCATE):
@@ -243,19 +235,19 @@ int ov_apply_record(struct lb_fs *fs, const struct journal_record *rec, struct l
 	case JT(MKNOD):
 	case JT(MKDIR):
 	case JT(SYMLINK):
-		return apply_create(fs, rec, file, dir);
+		return apply_create(fs, rec, file, dir, queued);
 	case JT(LINK):
-		nlink_add(fs, file, 1);
+		nlink_add(fs, file, 1, queued);
 		return dir2 || dir ? dirent_set(fs, dir2 ? dir2 : dir, base_name(rec->path2), file) :
 				     -EINVAL;
 	case JT(UNLINK):
 	case JT(RMDIR):
-		nlink_add(fs, victim ? victim : file, rec->type == JT(RMDIR) ? -2 : -1);
+		nlink_add(fs, victim ? victim : file, rec->type == JT(RMDIR) ? -2 : -1, queued);
 		if (rec->type == JT(RMDIR) && dir)
-			nlink_add(fs, dir, -1);
+			nlink_add(fs, dir, -1, queued);
 		return dir ? dirent_set(fs, dir, base_name(rec->path), NULL) : -EINVAL;
 	case JT(RENAME):
-		return apply_rename(fs, rec, dir, dir2, victim ? victim : file, victim2);
+		return apply_rename(fs, rec, dir, dir2, victim ? victim : file, victim2, queued);
 	default:
 		return 0;	/* xattrs: the store answers once it is back */
 	}

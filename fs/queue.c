@@ -302,7 +302,6 @@ static void trim_upto(struct lb_fs *fs, uint64_t upto)
 	}
 	if (!q->head)
 		q->tail = NULL;
-	q->flushed_seq = upto;
 	pthread_cond_broadcast(&q->room);
 	pthread_mutex_unlock(&q->lock);
 	queue_free_list(fs, done);
