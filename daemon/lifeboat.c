@@ -9,12 +9,15 @@
 #define LOG_PREFIX ""
 #include "lifeboat/log.h"
 #include "lifeboat.h"
+#include "status.h"
 
 static void help(void)
 {
 	printf("Usage: lifeboat COMMAND ...\n\n"
 	       "Commands:\n");
 	journal_cmd_help();
+	status_cmd_help();
+	metrics_cmd_help();
 	printf("\nExit codes:\n"
 	       "  0  success\n"
 	       "  1  the operation failed (see the message)\n"
@@ -40,6 +43,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "journal") == 0)
 		return journal_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return status_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "metrics") == 0)
+		return metrics_cmd(argc - 1, argv + 1);
 	log_error("unknown command '%s', see 'lifeboat --help'", argv[1]);
 	return EXIT_USAGE;
 }

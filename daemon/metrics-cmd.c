@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * metrics-cmd.c - `lifeboat metrics`: the mounts' status files as Prometheus
+ * text exposition (format 0.0.4), on stdout or written atomically to a file
+ * for node_exporter's textfile collector (--output DIR/lifeboat.prom; the
+ * collector reads *.prom, and a rename means it never sees half a file).
+ *
+ * Every family is written once with one sample per mount (the format wants
+ * a family's samples together), labelled by mountpoint.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "metrics: "
+#include "lifeboat/log.h"
+#include "lifeboat.h"
+#include "status.h"
+
+void metrics_cmd_help(void)
+{
+	printf("  metrics [--output FILE] [--dir DIR]\n"
+	       "                                    Prometheus text exposition of every mount\n");
+}
+
+/* A number read from the status file, scaled (ms -> s). */
+struct gauge_desc {
+	const char *name;
+	const char *type;
+	const char *key;
+	double scale;
+	const char *help;
+};
+
+static const struct gauge_desc gauges[] = {
+	{ "lifeboat_state_change_timestamp_seconds", "gauge", "since_ms", 1e-3,
+	  "When the mount last changed state (Unix time)" },
+	{ "lifeboat_queue_bytes", "gauge", "queue_bytes", 1,
+	  "Bytes of acknowledged mutations the store has not made durable yet" },
+	{ "lifeboat_queue_records", "gauge", "queue_records", 1,
+	  "Mutations in the unflushed queue" },
+	{ "lifeboat_queue_budget_bytes", "gauge", "queue_budget", 1,
+	  "Memory budget of the unflushed queue (queue_budget=)" },
+	{ "lifeboat_journal_bytes", "gauge", "journal_bytes", 1,
+	  "Bytes of records in the journal, waiting for replay" },
+	{ "lifeboat_journal_records", "gauge", "journal_records", 1,
+	  "Records in the journal, waiting for replay" },
+	{ "lifeboat_journal_epoch", "gauge", "journal_epoch", 1,
+	  "Epoch of the journal's owner; grows at every change of owner" },
+	{ "lifeboat_requests_holding", "gauge", "holding", 1,
+	  "Requests waiting for the failed path now" },
+	{ "lifeboat_holds_total", "counter", "holds", 1,
+	  "Requests that waited for the failed path since mount" },
+	{ "lifeboat_hold_current_seconds", "gauge", "hold_current_ms", 1e-3,
+	  "How long the oldest waiting request has waited" },
+	{ "lifeboat_hold_longest_seconds", "gauge", "hold_longest_ms", 1e-3,
+	  "Longest wait of a request for the failed path since mount" },
+	{ "lifeboat_replay_done_records", "gauge", "replay_done", 1,
+	  "Journal records replayed by the running or last replay" },
+	{ "lifeboat_replay_planned_records", "gauge", "replay_total", 1,
+	  "Journal records the running or last replay has to apply" },
+};
+
+/* States a mount is shown in: the mount's own three, and ours when its writer is gone. */
+static const char *const mount_states[] = { "healthy", "absorbing", "recovering", "stale",
+					    "unmounted" };
+static const char *const journal_states[] = { "ready", "pending", "full", "fenced",
+					      "corrupt", "failed", "read-only" };
+
+/* A label value: backslash, double quote and newline escaped. */
+static void put_label(FILE *f, const char *name, const char *value, bool first)
+{
+	fprintf(f, "%s%s=\"", first ? "" : ",", name);
+	for (; *value; value++) {
+		if (*value == '\\' || *value == '"')
+			fprintf(f, "\\%c", *value);
+		else if (*value == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*value, f);
+	}
+	fputc('"', f);
+}
+
+static void put_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{mountpoint="..."[,extra="..."]} value */
+static void put_sample(FILE *f, const char *name, const struct mount_status *m,
+		       const char *extra, const char *extra_value, double value)
+{
+	fprintf(f, "%s{", name);
+	put_label(f, "mountpoint", mount_status_str(m, "mountpoint"), true);
+	if (extra)
+		put_label(f, extra, extra_value, false);
+	fprintf(f, "} %.15g\n", value);
+}
+
+static void put_info(FILE *f, const struct mount_status_set *set)
+{
+	put_family(f, "lifeboat_mount_info", "gauge",
+		   "A lifeboatfs mount: its store and journal (always 1)");
+	for (size_t i = 0; i < set->n; i++) {
+		const struct mount_status *m = &set->mounts[i];
+
+		fprintf(f, "lifeboat_mount_info{");
+		put_label(f, "mountpoint", mount_status_str(m, "mountpoint"), true);
+		put_label(f, "store", mount_status_str(m, "store"), false);
+		put_label(f, "journal", mount_status_str(m, "journal"), false);
+		fprintf(f, "} 1\n");
+	}
+	put_family(f, "lifeboat_mount_up", "gauge",
+		   "1 when the mount is in the mount table and its status is fresh");
+	for (size_t i = 0; i < set->n; i++)
+		put_sample(f, "lifeboat_mount_up", &set->mounts[i], NULL, NULL,
+			   set->mounts[i].mounted && !set->mounts[i].stale);
+	put_family(f, "lifeboat_status_age_seconds", "gauge",
+		   "Seconds since the mount last rewrote its status file (every second)");
+	for (size_t i = 0; i < set->n; i++)
+		put_sample(f, "lifeboat_status_age_seconds", &set->mounts[i], NULL, NULL,
+			   set->mounts[i].age_s);
+}
+
+/* One sample per possible value, 1 for the current one (the enum idiom). */
+static void put_enum(FILE *f, const struct mount_status_set *set, const char *name,
+		     const char *help, const char *const *values, size_t nvalues, bool journal)
+{
+	put_family(f, name, "gauge", help);
+	for (size_t i = 0; i < set->n; i++) {
+		const struct mount_status *m = &set->mounts[i];
+		const char *now = journal ? mount_status_str(m, "journal_state") : mount_status_state(m);
+
+		for (size_t v = 0; v < nvalues; v++)
+			put_sample(f, name, m, "state", values[v], strcmp(now, values[v]) == 0);
+	}
+}
+
+static void put_absorbed(FILE *f, const struct mount_status_set *set)
+{
+	put_family(f, "lifeboat_absorbed_errors_total", "counter",
+		   "Path failures absorbed since mount, by errno (the application saw none)");
+	for (size_t i = 0; i < set->n; i++) {
+		const struct mount_status *m = &set->mounts[i];
+		struct json_object *abs;
+
+		if (!json_object_object_get_ex(m->json, "absorbed", &abs) ||
+		    !json_object_is_type(abs, json_type_object))
+			continue;
+		json_object_object_foreach(abs, key, val)
+			put_sample(f, "lifeboat_absorbed_errors_total", m, "errno", key,
+				   (double)json_object_get_int64(val));
+	}
+}
+
+static void put_gauges(FILE *f, const struct mount_status_set *set)
+{
+	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		put_family(f, gauges[g].name, gauges[g].type, gauges[g].help);
+		for (size_t i = 0; i < set->n; i++)
+			put_sample(f, gauges[g].name, &set->mounts[i], NULL, NULL,
+				   (double)mount_status_u64(&set->mounts[i], gauges[g].key) *
+					   gauges[g].scale);
+	}
+}
+
+static int write_metrics(FILE *f, const struct mount_status_set *set)
+{
+	put_info(f, set);
+	put_enum(f, set, "lifeboat_mount_state", "State of the mount (1 for the current one)",
+		 mount_states, sizeof(mount_states) / sizeof(mount_states[0]), false);
+	put_enum(f, set, "lifeboat_journal_state", "State of the mount's journal (1 for the current one)",
+		 journal_states, sizeof(journal_states) / sizeof(journal_states[0]), true);
+	put_absorbed(f, set);
+	put_gauges(f, set);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* Writes next to path and renames over it: readers see the old file or the new one. */
+static int write_file(const char *path, const struct mount_status_set *set)
+{
+	char tmp[4096];
+	FILE *f;
+	int r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp))
+		return log_error_errno(-ENAMETOOLONG, "output path '%s'", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return log_error_errno(-errno, "cannot create '%s'", tmp);
+	r = write_metrics(f, set);
+	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return log_error_errno(r, "cannot write '%s'", path);
+	}
+	return 0;
+}
+
+int metrics_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *dir = status_dir_default(), *output = NULL;
+	struct mount_status_set set;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:d:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'h':
+			metrics_cmd_help();
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (mount_status_load(dir, &set) < 0)
+		return EXIT_FAILED;
+	if (output)
+		r = write_file(output, &set);
+	else
+		r = write_metrics(stdout, &set);
+	mount_status_set_free(&set);
+	return r < 0 ? EXIT_FAILED : EXIT_OK;
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * status-cmd.c - `lifeboat status [--json]`: one screen a person reads at a
+ * glance (each mount, its store, state, journal owner and epoch, what it
+ * absorbed and holds; then lifeboatd's apps and peers), or one JSON object
+ * for scripts with the same facts.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "status: "
+#include "lifeboat/log.h"
+#include "lifeboat.h"
+#include "status.h"
+
+void status_cmd_help(void)
+{
+	printf("  status [--json] [--dir DIR]       mounts, stores, journals, apps and peers\n");
+}
+
+static void format_bytes(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	unsigned int u = 0;
+
+	while (d >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, len, "%.1f %s", d, units[u]);
+}
+
+static void format_duration(double s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+	else
+		snprintf(buf, len, "%dd%02dh", (int)(s / 86400), (int)s % 86400 / 3600);
+}
+
+static double seconds_since_ms(uint64_t realtime_ms)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (double)now.tv_sec - (double)realtime_ms / 1000 + (double)now.tv_nsec / 1e9;
+}
+
+/* "EIO 12, ENOTCONN 1", or "none". */
+static void format_absorbed(const struct mount_status *m, char *buf, size_t len)
+{
+	struct json_object *abs;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (json_object_object_get_ex(m->json, "absorbed", &abs) &&
+	    json_object_is_type(abs, json_type_object)) {
+		json_object_object_foreach(abs, key, val) {
+			int n = snprintf(buf + used, len - used, "%s%s %" PRId64, used ? ", " : "",
+					 key, json_object_get_int64(val));
+
+			if (n < 0 || (size_t)n >= len - used)
+				break;
+			used += (size_t)n;
+		}
+	}
+	if (!used)
+		snprintf(buf, len, "none");
+}
+
+static void print_journal_line(const struct mount_status *m)
+{
+	char bytes[32];
+
+	format_bytes(mount_status_u64(m, "journal_bytes"), bytes, sizeof(bytes));
+	printf("  journal   %s  %s, %s in %" PRIu64 " records",
+	       *mount_status_str(m, "journal") ? mount_status_str(m, "journal") : "(none)",
+	       mount_status_str(m, "journal_state"), bytes, mount_status_u64(m, "journal_records"));
+	if (*mount_status_str(m, "journal_owner"))
+		printf(", owner %s epoch %" PRIu64, mount_status_str(m, "journal_owner"),
+		       mount_status_u64(m, "journal_epoch"));
+	printf("\n");
+}
+
+static void print_mount(const struct mount_status *m)
+{
+	const char *state = mount_status_state(m);
+	char since[32], queue[32], budget[32], absorbed[256], age[32];
+	uint64_t holding = mount_status_u64(m, "holding");
+
+	format_duration(seconds_since_ms(mount_status_u64(m, "since_ms")), since, sizeof(since));
+	format_bytes(mount_status_u64(m, "queue_bytes"), queue, sizeof(queue));
+	format_bytes(mount_status_u64(m, "queue_budget"), budget, sizeof(budget));
+	format_absorbed(m, absorbed, sizeof(absorbed));
+	format_duration(m->age_s, age, sizeof(age));
+
+	printf("%s  %s", mount_status_str(m, "mountpoint"), state);
+	if (strcmp(state, mount_status_str(m, "state")) == 0)
+		printf(" for %s", since);
+	else
+		printf(" (status file last written %s ago, said %s)", age, mount_status_str(m, "state"));
+	printf("\n  store     %s\n", mount_status_str(m, "store"));
+	print_journal_line(m);
+	printf("  queue     %s of %s in %" PRIu64 " records\n", queue, budget,
+	       mount_status_u64(m, "queue_records"));
+	printf("  absorbed  %s; %" PRIu64 " holding now, %" PRIu64 " held so far, longest %.1fs\n",
+	       absorbed, holding, mount_status_u64(m, "holds"),
+	       (double)mount_status_u64(m, "hold_longest_ms") / 1000);
+	if (mount_status_u64(m, "replay_total") &&
+	    mount_status_u64(m, "replay_done") < mount_status_u64(m, "replay_total"))
+		printf("  replay    %" PRIu64 " of %" PRIu64 " records\n",
+		       mount_status_u64(m, "replay_done"), mount_status_u64(m, "replay_total"));
+}
+
+static void print_text(const struct mount_status_set *set, const char *dir)
+{
+	char host[256] = "?";
+	size_t troubled = 0;
+
+	(void)gethostname(host, sizeof(host) - 1);
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(mount_status_state(&set->mounts[i]), "healthy") != 0)
+			troubled++;
+	printf("node %s: %zu mount%s, %zu not healthy (status files in %s)\n", host, set->n,
+	       set->n == 1 ? "" : "s", troubled, dir);
+	for (size_t i = 0; i < set->n; i++) {
+		printf("\n");
+		print_mount(&set->mounts[i]);
+	}
+	printf("\napps and peers: lifeboatd's control socket is not read by this version\n");
+}
+
+static struct json_object *mount_json(const struct mount_status *m)
+{
+	struct json_object *o = json_object_get(m->json);
+
+	/* Our own view next to what the mount wrote; "state" stays the mount's word. */
+	json_object_object_add(o, "status_file", json_object_new_string(m->file));
+	json_object_object_add(o, "status_age_s", json_object_new_double(m->age_s));
+	json_object_object_add(o, "mounted", json_object_new_boolean(m->mounted));
+	json_object_object_add(o, "effective_state", json_object_new_string(mount_status_state(m)));
+	return o;
+}
+
+static void print_json(const struct mount_status_set *set)
+{
+	struct json_object *o = json_object_new_object(), *mounts = json_object_new_array();
+	char host[256] = "";
+
+	(void)gethostname(host, sizeof(host) - 1);
+	json_object_object_add(o, "node", json_object_new_string(host));
+	for (size_t i = 0; i < set->n; i++)
+		json_object_array_add(mounts, mount_json(&set->mounts[i]));
+	json_object_object_add(o, "mounts", mounts);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+int status_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *dir = status_dir_default();
+	struct mount_status_set set;
+	bool json = false;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'h':
+			status_cmd_help();
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (mount_status_load(dir, &set) < 0)
+		return EXIT_FAILED;
+	if (json)
+		print_json(&set);
+	else
+		print_text(&set, dir);
+	mount_status_set_free(&set);
+	return EXIT_OK;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * status.h - what `lifeboat status` and `lifeboat metrics` read: the JSON
+ * status file each lifeboatfs mount rewrites every second (fs/status.c,
+ * `-o status=`), checked against /proc/self/mountinfo.
+ */
+#ifndef LIFEBOAT_STATUS_H
+#define LIFEBOAT_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define STATUS_DIR_DEFAULT "/run/lifeboat"
+#define STATUS_MAX_FILES 1024u		/* status files read from one directory */
+#define STATUS_MAX_SIZE (256u << 10)	/* bytes of one status file */
+#define STATUS_STALE_S 5.0		/* a file older than this: its writer is gone or stuck */
+
+/* One mount, as its status file and the mount table tell it. */
+struct mount_status {
+	char *file;			/* the status file read */
+	struct json_object *json;	/* its contents, an object (owned) */
+	double age_s;			/* seconds since the file was last rewritten */
+	bool mounted;			/* a fuse.lifeboatfs mount is at its mountpoint */
+	bool stale;			/* age_s > STATUS_STALE_S */
+};
+
+struct mount_status_set {
+	struct mount_status *mounts;	/* sorted by mountpoint */
+	size_t n;
+};
+
+/*
+ * Reads every *.status file in dir. A file that cannot be read or is not a
+ * status object is skipped with a warning naming it; a missing dir is an
+ * empty set. Returns 0 or -errno (dir unreadable, -ENOMEM).
+ */
+int mount_status_load(const char *dir, struct mount_status_set *ret_set);
+void mount_status_set_free(struct mount_status_set *set);
+
+/* Field accessors: a missing or mistyped field reads as "" or 0. */
+const char *mount_status_str(const struct mount_status *m, const char *key);
+uint64_t mount_status_u64(const struct mount_status *m, const char *key);
+/* "healthy", "absorbing", "recovering"; "stale" or "unmounted" when the writer is gone. */
+const char *mount_status_state(const struct mount_status *m);
+
+/* The status directory: $LIFEBOAT_STATUS_DIR, else STATUS_DIR_DEFAULT. */
+const char *status_dir_default(void);
+
+/* `lifeboat status [--json] [--dir DIR]`, `lifeboat metrics [--output FILE] [--dir DIR]`. */
+int status_cmd(int argc, char **argv);
+void status_cmd_help(void);
+int metrics_cmd(int argc, char **argv);
+void metrics_cmd_help(void);
+
+#endif
