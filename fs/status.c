@@ -57,6 +57,8 @@ static struct json_object *status_json(struct lb_fs *fs)
 	add_u64(o, "queue_budget", fs->opt.queue_budget);
 	add_u64(o, "journal_bytes", ji.tail_offset > ji.head_offset ? ji.tail_offset - ji.head_offset : 0);
 	add_u64(o, "journal_records", s.journal_records);
+	add_u64(o, "journal_epoch", ji.epoch);
+	json_object_object_add(o, "journal_owner", json_object_new_string(ji.owner));
 	for (int i = 0; i < ERRCLASS_NSLOTS; i++)
 		if (s.absorbed[i])
 			add_u64(abs, errclass_slot_name(i), s.absorbed[i]);
