@@ -234,6 +234,30 @@ static unsigned int default_max_fds(void)
 	return 8192;
 }
 
+/*
+ * libfuse names an option it does not know only when the session is made,
+ * which comes after the journal is opened (and a journal left behind is
+ * replayed): ask it now, so that a refused mount changes nothing.
+ */
+static int options_check_fuse(const struct fuse_args *args)
+{
+	static const struct fuse_lowlevel_ops no_ops;
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+
+	for (int i = 0; i < args->argc; i++)
+		if (fuse_opt_add_arg(&copy, args->argv[i]) < 0) {
+			fuse_opt_free_args(&copy);
+			return -ENOMEM;
+		}
+	se = fuse_session_new(&copy, &no_ops, sizeof(no_ops), NULL);
+	fuse_opt_free_args(&copy);
+	if (!se)
+		return -EINVAL;	/* libfuse printed the option's name */
+	fuse_session_destroy(se);
+	return 0;
+}
+
 int options_parse(struct fuse_args *args, struct lb_options *ret_opt)
 {
 	struct lb_options o = {
@@ -264,6 +288,10 @@ int options_parse(struct fuse_args *args, struct lb_options *ret_opt)
 		o.max_threads = 4;	/* holds block workers: keep some free */
 	if (o.flush_interval <= 0 || o.probe_interval <= 0) {
 		log_error("flush_interval and probe_interval must be greater than 0");
+		options_free(&o);
+		return -EINVAL;
+	}
+	if (!o.show_help && !o.show_version && options_check_fuse(args) < 0) {
 		options_free(&o);
 		return -EINVAL;
 	}
