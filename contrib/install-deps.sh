@@ -16,6 +16,13 @@ packages=(
 	fuse3 mount util-linux
 	# integration tests: the bindfs/mergerfs stand-ins and the real tools
 	bindfs mergerfs rsync acl attr sqlite3 git tar python3
+	# lifeboatd: config file parser, sd_notify
+	libinih-dev libsystemd-dev
+	# building CRIU 4.2 into /usr/local/lib/lifeboat/criu (install-criu.sh);
+	# criu.h includes protobuf-c headers, so lifeboatd needs them too
+	make dpkg-dev xz-utils libbsd-dev libcap-dev libgnutls28-dev libnet1-dev
+	libnftables-dev libnl-3-dev libprotobuf-c-dev libprotobuf-dev
+	protobuf-c-compiler protobuf-compiler uuid-dev
 )
 
 die()
@@ -57,6 +64,13 @@ install_missing()
 	((${#failed[@]} == 0)) || die "cannot install package(s): ${failed[*]}"
 }
 
+# CRIU >= 4.2 is not in Debian 12: built from Debian's source package
+install_criu()
+{
+	bash "$(dirname "${BASH_SOURCE[0]}")/install-criu.sh" ||
+		die "contrib/install-criu.sh failed"
+}
+
 main()
 {
 	local missing
@@ -65,6 +79,7 @@ main()
 	mapfile -t missing < <(missing_packages)
 	if ((${#missing[@]} == 0)); then
 		echo "install-deps: all ${#packages[@]} packages present"
+		install_criu
 		return 0
 	fi
 	((EUID == 0)) || die "must run as root to install: ${missing[*]}"
@@ -74,6 +89,7 @@ main()
 	install_missing "${missing[@]}"
 	mapfile -t missing < <(missing_packages)
 	((${#missing[@]} == 0)) || die "still missing after install: ${missing[*]}"
+	install_criu
 	echo "install-deps: done"
 }
 
