@@ -16,6 +16,8 @@ packages=(
 	fuse3 mount util-linux
 	# integration tests: the bindfs/mergerfs stand-ins and the real tools
 	bindfs mergerfs rsync acl attr sqlite3 git tar python3
+	# fit tests: the Prometheus text parser, ocf-tester (from Pacemaker's agents), systemd-analyze
+	python3-prometheus-client resource-agents systemd
 	# lifeboatd: config file parser, sd_notify
 	libinih-dev libsystemd-dev
 	# building CRIU 4.2 into /usr/local/lib/lifeboat/criu (install-criu.sh);

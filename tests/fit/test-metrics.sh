@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# test-metrics.sh - `lifeboat metrics` and `lifeboat status` through a real
+# path failure: store -> faultfs -> lifeboatfs; scrapes while healthy, while
+# absorbing EIO, after recovery and after unmount are parsed by Debian's
+# python3-prometheus-client parser (promcheck.py) and checked value by value;
+# the --output file is what node_exporter's textfile collector reads.
+set -euo pipefail
+source "$(dirname "$0")/../absorb/lib-absorb.sh"
+
+LIFEBOAT=${LIFEBOAT:-$LB_SRCDIR/../../build/daemon/lifeboat}
+PROMCHECK=$(dirname "$0")/promcheck.py
+
+# scrape NAME CHECK...: lifeboat metrics into the textfile dir, parsed and checked.
+scrape()
+{
+	local name=$1 prom=$LB_WORK/textfile/lifeboat.prom rc=0
+	shift
+
+	"$LIFEBOAT" metrics --dir "$ST" --output "$prom" || lb_fail "$name: lifeboat metrics failed"
+	cp "$prom" "$LB_WORK/$name.prom"
+	/usr/bin/python3 "$PROMCHECK" "$prom" "$@" || rc=$?
+	((rc != 77)) || skip "python3-prometheus-client is not installed"
+	((rc == 0)) || lb_fail "$name: scrape does not parse or check (kept in '$LB_WORK/$name.prom')"
+	[[ -z "$(ls "$LB_WORK/textfile" | grep -v '^lifeboat.prom$')" ]] ||
+		lb_fail "$name: temporary files left in the textfile dir"
+}
+
+# wait_state STATE: bounded wait for the status file to say STATE.
+wait_state()
+{
+	local i
+
+	for ((i = 0; i < 200; i++)); do
+		grep -q "\"state\" *: *\"$1\"" "$AB_STATUS" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	lb_fail "status not '$1' after 10s: $(cat "$AB_STATUS")"
+}
+
+json_state()
+{
+	"$LIFEBOAT" status --json --dir "$ST" |
+		/usr/bin/python3 -c 'import json, sys; m = json.load(sys.stdin)["mounts"]; print(len(m), m[0]["effective_state"], m[0]["journal_owner"])'
+}
+
+main()
+{
+	ab_init fit-metrics
+	[[ -x "$LIFEBOAT" ]] || lb_fail "lifeboat CLI not built ('$LIFEBOAT'): set LIFEBOAT"
+	ST=$LB_WORK/st
+	AB_STATUS=$ST/app.status
+	mkdir -p "$ST" "$LB_WORK/textfile"
+	ab_stack_up
+	local m="mountpoint=$AB_MNT" host
+	host=$(hostname)
+
+	echo before >"$AB_MNT/a"
+	wait_state healthy
+	scrape healthy "lifeboat_mount_up{$m}==1" "lifeboat_mount_state{$m,state=healthy}==1" \
+		"lifeboat_mount_state{$m,state=absorbing}==0" "lifeboat_journal_state{$m,state=ready}==1" \
+		"lifeboat_queue_budget_bytes{$m}==262144" "lifeboat_journal_bytes{$m}==0" \
+		"lifeboat_journal_epoch{$m}>=1" "lifeboat_status_age_seconds{$m}<=3" \
+		"lifeboat_mount_info{$m,store=$AB_FAULTY,journal=$AB_JOURNAL}==1"
+	lb_assert_eq "1 healthy $host" "$(json_state)" "status --json while healthy"
+
+	lb_log "path failure: EIO on every store call"
+	ab_ctl fail EIO all >/dev/null
+	echo during >"$AB_MNT/b"
+	dd if=/dev/zero of="$AB_MNT/c" bs=64k count=4 status=none
+	wait_state absorbing
+	sleep 1.2	# the status file is rewritten every second: let it count the writes
+	scrape absorbing "lifeboat_mount_state{$m,state=absorbing}==1" \
+		"lifeboat_mount_state{$m,state=healthy}==0" "lifeboat_absorbed_errors_total{$m,errno=EIO}>=1" \
+		"lifeboat_journal_bytes{$m}>=262144" "lifeboat_journal_records{$m}>=2" "lifeboat_mount_up{$m}==1"
+	lb_assert_eq "1 absorbing $host" "$(json_state)" "status --json while absorbing"
+	"$LIFEBOAT" status --dir "$ST" | grep -qF "$AB_MNT  absorbing" || lb_fail "lifeboat status does not show absorbing"
+	"$LIFEBOAT" status --dir "$ST" | grep -qE "absorbed  EIO [1-9]" || lb_fail "lifeboat status does not count EIO"
+
+	lb_log "path back: replay"
+	ab_ctl heal >/dev/null
+	ab_wait_healthy 30 || lb_fail "not healthy after heal"
+	sleep 1.2
+	scrape recovered "lifeboat_mount_state{$m,state=healthy}==1" "lifeboat_journal_bytes{$m}==0" \
+		"lifeboat_absorbed_errors_total{$m,errno=EIO}>=1" "lifeboat_replay_done_records{$m}>=2"
+	cmp -s <(head -c 262144 /dev/zero) "$AB_STORE/c" || lb_fail "store does not hold what was written while absorbing"
+
+	lb_log "unmounted: the last status stays, the mount is down"
+	lb_umount "$AB_MNT"
+	lb_wait_exit "$AB_LB_PID" || lb_fail "lifeboatfs exit status $? after unmount"
+	scrape unmounted "lifeboat_mount_up{$m}==0" "lifeboat_mount_state{$m,state=unmounted}==1"
+	lb_assert_eq "1 unmounted $host" "$(json_state)" "status --json after unmount"
+
+	lb_log "no status files: an empty but valid exposition"
+	ST=$LB_WORK/empty
+	scrape empty
+	echo "PASS: metrics parse and follow healthy -> absorbing -> healthy -> unmounted"
+}
+
+main "$@"
