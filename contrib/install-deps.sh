@@ -11,7 +11,7 @@ packages=(
 	# build tools; gcc only recommends the C library headers
 	meson ninja-build pkg-config gcc libc6-dev
 	# libraries linked by lifeboatfs, lifeboatd and the unit tests
-	libfuse3-dev libcmocka-dev libxxhash-dev libjson-c-dev
+	libfuse3-dev libcmocka-dev libxxhash-dev libjson-c-dev libiscsi-dev
 	# runtime: fusermount3, mount.fuse3; mount(8); findmnt, unshare, setpriv
 	fuse3 mount util-linux
 	# integration tests: the bindfs/mergerfs stand-ins and the real tools
@@ -25,6 +25,8 @@ packages=(
 	make dpkg-dev xz-utils libbsd-dev libcap-dev libgnutls28-dev libnet1-dev
 	libnftables-dev libnl-3-dev libprotobuf-c-dev libprotobuf-dev
 	protobuf-c-compiler protobuf-compiler uuid-dev
+	# iSCSI journal tests: a real target (tgtd) and libiscsi's tools; nft for path faults
+	tgt libiscsi-bin nftables
 )
 
 die()

@@ -161,13 +161,15 @@ static int open_epoch(struct journal *j, const struct journal_options *opts)
 	struct journal_header h = j->hdr;
 	int r;
 
-	if (opts->epoch == 0 || opts->epoch == h.epoch)
+	uint64_t epoch = opts->flags & JOURNAL_OPEN_TAKEOVER ? h.epoch + 1 : opts->epoch;
+
+	if (epoch == 0 || epoch == h.epoch)
 		return 0;
-	if (opts->epoch < h.epoch)
+	if (epoch < h.epoch)
 		return -ESTALE;
 	if (j->read_only)
 		return 0;
-	h.epoch = opts->epoch;
+	h.epoch = epoch;
 	h.epoch_ns = now_ns();
 	header_set_owner(&h, opts->owner);
 	r = header_write(j->dev, &h);
@@ -274,7 +276,7 @@ int journal_open(const char *path, const struct journal_options *opts, struct jo
 	struct journal_device *dev;
 	int r;
 
-	r = journal_file_device_open(path, opts->flags, &dev);
+	r = journal_device_open_name(path, opts->flags, &dev);
 	if (r < 0)
 		return r;
 	return journal_open_device(dev, opts, ret_j);
@@ -628,6 +630,20 @@ void journal_get_info(struct journal *j, struct journal_info *ret_info)
 const char *journal_name(struct journal *j)
 {
 	return j->dev->name;
+}
+
+struct journal_device *journal_device(struct journal *j)
+{
+	return j->dev;
+}
+
+void journal_get_path_info(struct journal *j, struct journal_path_info *ret_info)
+{
+	struct journal_path_info info = { .up = true };
+
+	if (j->dev->ops->path_info)
+		j->dev->ops->path_info(j->dev, &info);
+	*ret_info = info;
 }
 
 const char *journal_state_to_string(enum journal_state state)

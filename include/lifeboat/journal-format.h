@@ -33,8 +33,27 @@
  *     tail when no valid record follows it (an append that never completed,
  *     hence was never acknowledged), corruption otherwise.
  *
+ * On an iSCSI LUN (a fixed number of fixed-size blocks, no truncate) the
+ * same header and records live in a superblock and a ring:
+ *
+ *   LUN byte 0: superblock = journal_header_disk at 0, journal_ring_disk at
+ *               JOURNAL_RING_SB_OFFSET, both inside the first 512 bytes so one
+ *               sector write updates both; zeros up to JOURNAL_BLOCK
+ *   LUN byte ring_start (JOURNAL_BLOCK): the ring, ring_size bytes
+ *
+ * The records a file journal keeps from header.head_offset on are kept in
+ * the ring from byte ring.head on, wrapping from the ring's end to its start;
+ * the first ring.used bytes from there hold records (the durable tail as of
+ * the last sync), and the ring is full when a group does not fit in
+ * ring_size - used (state FULL, never an overwrite). ring.head is block
+ * aligned; a reset moves it past the last record (rounded up to a block) and
+ * sets used to 0. Reads past used give nothing, as reads past the end of a
+ * file do.
+ *
  * Version history:
  *   1 (0.1.0) first version: file device, header block + appended records.
+ *     Later in 0.1.0: the LUN layout (journal_ring_disk, ring version 1); the
+ *     record and header formats are unchanged.
  */
 #ifndef LIFEBOAT_JOURNAL_FORMAT_H
 #define LIFEBOAT_JOURNAL_FORMAT_H
@@ -143,6 +162,33 @@ struct journal_args_disk {
 _Static_assert(sizeof(struct journal_header_disk) == 136, "header layout");
 _Static_assert(sizeof(struct journal_record_disk) == 48, "record header layout");
 _Static_assert(sizeof(struct journal_args_disk) == 104, "args layout");
+
+/*
+ * The ring descriptor of a LUN journal (see the top of this file). lun_id is
+ * random at format: it tells one journal LUN from another (a LUN cloned or
+ * re-attached elsewhere keeps it).
+ */
+#define JOURNAL_RING_MAGIC UINT64_C(0x31474e49524a424c)	/* "LBJRING1" */
+#define JOURNAL_RING_VERSION 1
+#define JOURNAL_RING_SB_OFFSET 256u	/* in the superblock, after the header */
+#define JOURNAL_RING_ID_SIZE 16u
+
+struct journal_ring_disk {
+	uint64_t magic;			/* JOURNAL_RING_MAGIC */
+	uint32_t version;		/* JOURNAL_RING_VERSION */
+	uint32_t block_size;		/* the LUN's logical block size (READ CAPACITY(16)) */
+	uint64_t lun_blocks;		/* the LUN's block count at format */
+	uint64_t ring_start;		/* byte offset of the ring on the LUN (JOURNAL_BLOCK) */
+	uint64_t ring_size;		/* bytes, a multiple of block_size */
+	uint64_t head;			/* ring offset of the first record, block aligned */
+	uint64_t used;			/* bytes of records from head on (durable tail) */
+	uint64_t generation;		/* grows at every superblock write */
+	uint8_t lun_id[JOURNAL_RING_ID_SIZE];	/* random at format */
+	uint64_t checksum;		/* XXH3_64bits of the 80 bytes above */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct journal_ring_disk) == 88, "ring layout");
+_Static_assert(JOURNAL_RING_SB_OFFSET + sizeof(struct journal_ring_disk) <= 512, "one sector");
 
 #define JOURNAL_RECORD_HDR_SIZE ((uint32_t)sizeof(struct journal_record_disk))
 #define JOURNAL_ARGS_SIZE ((uint32_t)sizeof(struct journal_args_disk))

@@ -21,7 +21,8 @@
  *   FULL, CORRUPT --journal_reset()-------------------> READY
  *   FENCED, FAILED: final; close the journal.
  *
- * Version history: 1 (0.1.0) first version.
+ * Version history: 1 (0.1.0) first version. Later in 0.1.0: block devices
+ * under a ring device (LUN layout), the iSCSI device, path info, takeover.
  */
 #ifndef LIFEBOAT_JOURNAL_H
 #define LIFEBOAT_JOURNAL_H
@@ -141,6 +142,16 @@ struct journal_device;
  * A journal device is a flat byte space. The journal core never assumes
  * more than these operations; all of them may block.
  */
+/* The journal path's state; a local file is always up. */
+struct journal_path_info {
+	bool remote;		/* an iSCSI session, not a local file */
+	bool up;		/* logged in and answering */
+	bool fenced;		/* another owner preempted us: never writes again */
+	uint64_t reconnects;	/* sessions re-established since open */
+	uint64_t down_ms;	/* how long it has been down, 0 when up */
+	char portal[64];
+};
+
 struct journal_device_ops {
 	/* Reads up to len bytes at off; returns the count (short only at the
 	 * end of the device) or -errno. */
@@ -155,6 +166,8 @@ struct journal_device_ops {
 	int (*truncate)(struct journal_device *dev, uint64_t size);
 	/* Releases the device; dev is invalid afterwards. */
 	void (*close)(struct journal_device *dev);
+	/* Optional: the path's state (NULL: a local file, always up). */
+	void (*path_info)(struct journal_device *dev, struct journal_path_info *ret_info);
 };
 
 struct journal_device {
@@ -166,12 +179,118 @@ struct journal_device {
 #define JOURNAL_OPEN_CREATE (1u << 0)	/* create the journal if it does not exist */
 #define JOURNAL_OPEN_READONLY (1u << 1)	/* inspect only: no append, reset, takeover */
 #define JOURNAL_OPEN_EXCL (1u << 2)	/* with CREATE: fail with -EEXIST if it exists */
+#define JOURNAL_OPEN_TAKEOVER (1u << 3)	/* take over: epoch = the header's + 1 */
 
 /*
  * Opens (or with JOURNAL_OPEN_CREATE creates, mode 0600) the journal file at
  * path; a writable open with CREATE also fsyncs the parent directory.
  */
 int journal_file_device_open(const char *path, unsigned flags, struct journal_device **ret_dev);
+
+/* ------------------------------------------------------------------ LUN devices */
+
+/*
+ * A block device under a ring journal device (journal-format.h: superblock
+ * + ring): an iSCSI LUN, or memory in the unit tests. Every call may block.
+ */
+struct journal_blockdev;
+
+struct journal_blockdev_ops {
+	/* Reads/writes n whole blocks at lba; -errno (-ESTALE: fenced). */
+	int (*read)(struct journal_blockdev *bd, uint64_t lba, uint32_t n, void *buf);
+	int (*write)(struct journal_blockdev *bd, uint64_t lba, uint32_t n, const void *buf);
+	/* Makes every completed write durable (SYNCHRONIZE CACHE). */
+	int (*sync)(struct journal_blockdev *bd);
+	/* Optional: the session's state for status reports. */
+	void (*path_info)(struct journal_blockdev *bd, struct journal_path_info *ret_info);
+	void (*close)(struct journal_blockdev *bd);
+};
+
+struct journal_blockdev {
+	const struct journal_blockdev_ops *ops;
+	char *name;		/* for messages: the URL without secrets */
+	uint32_t block_size;	/* 512..JOURNAL_BLOCK, a power of two */
+	uint64_t blocks;
+	bool read_only;
+	/*
+	 * The target itself refuses other writers (we hold a SCSI-3 persistent
+	 * reservation): the header can be read from our own copy, and fencing
+	 * shows as -ESTALE from write.
+	 */
+	bool exclusive;
+};
+
+/*
+ * A journal device over bd (taken over: closed with the device, or here on
+ * failure). Checks the superblock: a LUN whose first block is all zeros is
+ * blank (size 0: journal_open_device() formats it with JOURNAL_OPEN_CREATE);
+ * anything else must be a lifeboat journal: -EMEDIUMTYPE (not one),
+ * -EPROTONOSUPPORT (a newer ring version), -EBADMSG (bad checksum or
+ * geometry), -EXDEV (made for another block size or a larger LUN).
+ */
+int journal_ring_device_open(struct journal_blockdev *bd, unsigned flags,
+			     struct journal_device **ret_dev);
+
+/* What a LUN journal's superblock says, for inspection. */
+struct journal_lun_info {
+	uint32_t block_size;
+	uint64_t lun_blocks;
+	uint64_t ring_start;
+	uint64_t ring_size;
+	uint64_t head;
+	uint64_t used;
+	uint64_t generation;
+	uint8_t lun_id[JOURNAL_RING_ID_SIZE];
+};
+
+/* -ENOTTY when dev is not a ring device or is blank. */
+int journal_device_lun_info(struct journal_device *dev, struct journal_lun_info *ret_info);
+
+/*
+ * iSCSI. url is libiscsi's form, iscsi://[user[%password]@]host[:port]/iqn/lun,
+ * with optional query parameters of ours (removed before libiscsi sees it):
+ *   initiator=IQN   our initiator name (default iqn.2026-11.io.lifeboat:<hostname>,
+ *                   or $LIFEBOAT_ISCSI_INITIATOR)
+ *   key=HEX         our reservation key (default: a hash of the initiator name,
+ *                   or $LIFEBOAT_ISCSI_KEY)
+ *   timeout=S       how long an I/O waits for a lost session to come back (30)
+ * CHAP: user and password from the URL, else $LIBISCSI_CHAP_USERNAME and
+ * $LIBISCSI_CHAP_PASSWORD, else the root-only file $LIFEBOAT_ISCSI_CHAP_FILE
+ * (default /etc/lifeboat/iscsi-chap; lines user=..., password=...; refused
+ * unless owned by root and not readable by others).
+ */
+#define JOURNAL_ISCSI_TAKEOVER (1u << 8)	/* preempt another owner's reservation */
+#define JOURNAL_ISCSI_NO_RESERVE (1u << 9)	/* read-only look: no register, no reserve */
+
+/*
+ * Logs in (session kept alive by a thread: NOP-out every 2 s, reconnect
+ * with bounded backoff), READ CAPACITY(16), then unless read-only: REGISTER
+ * our key and RESERVE (Write Exclusive, Registrants Only). A reservation
+ * held by another key gives -EBUSY unless JOURNAL_ISCSI_TAKEOVER, which
+ * PREEMPTs it (the caller then opens with JOURNAL_OPEN_TAKEOVER to bump the
+ * epoch). Logs what it cannot do itself (a session error has no errno).
+ */
+int journal_iscsi_blockdev_open(const char *url, unsigned flags,
+				struct journal_blockdev **ret_bd);
+
+/* The reservation state of a LUN, for `lifeboat journal owner`. */
+struct journal_pr_info {
+	uint64_t our_key;
+	uint32_t generation;
+	unsigned nkeys;
+	uint64_t keys[16];	/* registered keys (first 16) */
+	bool reserved;
+	uint64_t holder_key;
+	unsigned type;		/* 5: Write Exclusive, Registrants Only */
+};
+
+int journal_iscsi_pr_info(struct journal_blockdev *bd, struct journal_pr_info *ret_info);
+
+/* True for "iscsi://..." names. */
+bool journal_name_is_iscsi(const char *name);
+
+/* A file or an iSCSI device by name (flags: JOURNAL_OPEN_*, JOURNAL_ISCSI_*). */
+int journal_device_open_name(const char *name, unsigned flags, struct journal_device **ret_dev);
 
 /* ------------------------------------------------------------------ journal */
 
@@ -255,7 +374,10 @@ struct journal;
 int journal_open_device(struct journal_device *dev, const struct journal_options *opts,
 			struct journal **ret_j);
 
-/* journal_file_device_open() + journal_open_device(). */
+/*
+ * journal_device_open_name() + journal_open_device(): a file path or an
+ * iscsi:// URL.
+ */
 int journal_open(const char *path, const struct journal_options *opts, struct journal **ret_j);
 
 /* Closes the device and frees j; NULL is fine. No append may be in flight. */
@@ -264,6 +386,12 @@ void journal_close(struct journal *j);
 enum journal_state journal_get_state(struct journal *j);
 void journal_get_info(struct journal *j, struct journal_info *ret_info);
 const char *journal_name(struct journal *j);
+
+/* The journal path's state (journal_path_info); thread-safe. */
+void journal_get_path_info(struct journal *j, struct journal_path_info *ret_info);
+
+/* The device under j (borrowed: for inspection). */
+struct journal_device *journal_device(struct journal *j);
 
 /*
  * Appends records durably: returns once they are written and synced
