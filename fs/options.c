@@ -34,7 +34,8 @@ struct opt_desc {
 
 static const struct opt_desc opt_table[] = {
 	OPT("journal", OPT_STRING, journal,
-	    "journal file (/var/lib/lifeboat/<mountpoint>.journal)"),
+	    "journal file (/var/lib/lifeboat/<mountpoint>.journal) or iSCSI LUN "
+	    "(iscsi://host[:port]/iqn/lun[?initiator=IQN&key=HEX&timeout=S])"),
 	OPT("status", OPT_STRING, status, "status file, JSON (/run/lifeboat/<mountpoint>.status)"),
 	OPT("queue_budget", OPT_BYTES, queue_budget, "bytes of unflushed mutations kept (64M)"),
 	OPT("flush_interval", OPT_SECONDS, flush_interval, "seconds between flushes of the store (1)"),

@@ -31,6 +31,24 @@ static void add_u64(struct json_object *o, const char *key, uint64_t v)
 	json_object_object_add(o, key, json_object_new_int64((int64_t)v));
 }
 
+/* The journal path (the iSCSI session, when there is one). */
+static struct json_object *journal_path_json(struct lb_fs *fs)
+{
+	struct json_object *o = json_object_new_object();
+	struct journal_path_info pi;
+
+	journal_get_path_info(fs->journal, &pi);
+	json_object_object_add(o, "remote", json_object_new_boolean(pi.remote));
+	json_object_object_add(o, "up", json_object_new_boolean(pi.up));
+	json_object_object_add(o, "fenced", json_object_new_boolean(pi.fenced));
+	add_u64(o, "reconnects", pi.reconnects);
+	add_u64(o, "down_ms", pi.down_ms);
+	/* absorbing with the journal unreachable: requests hold */
+	json_object_object_add(o, "both_paths_down",
+			       json_object_new_boolean(!pi.up && fs->state != LB_HEALTHY));
+	return o;
+}
+
 static struct json_object *status_json(struct lb_fs *fs)
 {
 	struct json_object *o = json_object_new_object(), *abs = json_object_new_object();
@@ -48,9 +66,13 @@ static struct json_object *status_json(struct lb_fs *fs)
 	json_object_object_add(o, "state", json_object_new_string(lb_state_name(fs->state)));
 	json_object_object_add(o, "store", json_object_new_string(fs->opt.store));
 	json_object_object_add(o, "mountpoint", json_object_new_string(fs->opt.mountpoint));
-	json_object_object_add(o, "journal", json_object_new_string(fs->opt.journal ? fs->opt.journal : ""));
+	/* the journal's own name: an iSCSI URL without its CHAP secret */
+	json_object_object_add(o, "journal", json_object_new_string(fs->journal ? journal_name(fs->journal) :
+				fs->opt.journal ? fs->opt.journal : ""));
 	json_object_object_add(o, "journal_state",
 			       json_object_new_string(journal_state_to_string(ji.state)));
+	if (fs->journal)
+		json_object_object_add(o, "journal_path", journal_path_json(fs));
 	add_u64(o, "since_ms", s.state_since_ms);
 	add_u64(o, "queue_bytes", qbytes);
 	add_u64(o, "queue_records", qrecords);
