@@ -10,6 +10,7 @@
 #include "lifeboat/log.h"
 #include "lifeboat.h"
 #include "status.h"
+#include "standby.h"
 
 static void help(void)
 {
@@ -18,6 +19,7 @@ static void help(void)
 	journal_cmd_help();
 	status_cmd_help();
 	metrics_cmd_help();
+	standby_cmd_help();
 	printf("\nExit codes:\n"
 	       "  0  success\n"
 	       "  1  the operation failed (see the message)\n"
@@ -45,6 +47,10 @@ int main(int argc, char **argv)
 		return journal_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "status") == 0)
 		return status_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "standby") == 0)
+		return standby_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[1], "activate") == 0)
+		return standby_activate_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "metrics") == 0)
 		return metrics_cmd(argc - 1, argv + 1);
 	log_error("unknown command '%s', see 'lifeboat --help'", argv[1]);

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * standby-cmd.c - `lifeboat standby run|verify|restore|preload|ps` and
+ * `lifeboat activate`: the command line of warm-standby images.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "standby: "
+#include "lifeboat/log.h"
+#include "lifeboat.h"
+#include "standby.h"
+#include "standby-node.h"
+
+static struct standby_config cfg;	/* large: kept off the stack */
+
+void standby_cmd_help(void)
+{
+	printf("  standby run [--name NAME] [--config FILE] [--log FILE] [--image-root DIR]\n"
+	       "              [--standby-on NODE[,NODE]] [--mode restored|cache] [--dry-run MS]\n"
+	       "              [--no-trace] -- CMD...\n"
+	       "                        run CMD traced; checkpoint it right before its first\n"
+	       "                        external reference, let it go on, preload the image\n"
+	       "  standby verify DIR [--name NAME]   check an image's manifest and checksum\n"
+	       "  standby restore DIR [--name NAME] [--stopped]\n"
+	       "                        restore an image here (and let it run unless --stopped)\n"
+	       "  standby preload NAME [--node NODE] [--mode restored|cache]\n"
+	       "                        preload NAME's newest image as the rules allow\n"
+	       "  standby ps            images, preloads, refusals and the activation node\n"
+	       "  activate NAME [--on NODE]          start a preloaded standby of NAME\n");
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct run_args {
+	const char *name;
+	const char *config;
+	const char *log;
+	const char *image_root;
+	const char *standby_on;
+	const char *mode;
+	long dry_run_ms;	/* >= 0: hold the stopped set this long, no checkpoint */
+	bool no_trace;
+	char **argv;
+};
+
+static int parse_run(int argc, char **argv, struct run_args *a)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "image-root", required_argument, NULL, 'i' },
+		{ "standby-on", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "dry-run", required_argument, NULL, 'd' },
+		{ "no-trace", no_argument, NULL, 'T' },
+		{},
+	};
+	int c;
+
+	*a = (struct run_args){ .dry_run_ms = -1, .mode = "restored" };
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'n': a->name = optarg; break;
+		case 'c': a->config = optarg; break;
+		case 'l': a->log = optarg; break;
+		case 'i': a->image_root = optarg; break;
+		case 's': a->standby_on = optarg; break;
+		case 'm': a->mode = optarg; break;
+		case 'd': a->dry_run_ms = atol(optarg); break;
+		case 'T': a->no_trace = true; break;
+		default: return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		log_error("standby run: no command given (standby run [OPTIONS] -- CMD...)");
+		return -EINVAL;
+	}
+	a->argv = argv + optind;
+	if (!a->name)
+		a->name = basename(a->argv[0]);
+	if (!standby_name_valid(a->name)) {
+		log_error("standby run: bad application name '%s'", a->name);
+		return -EINVAL;
+	}
+	if (strcmp(a->mode, "restored") && strcmp(a->mode, "cache")) {
+		log_error("standby run: bad --mode '%s' (restored or cache)", a->mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int wait_app(pid_t root)
+{
+	int status;
+
+	while (waitpid(root, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_FAILED;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+/* Checkpoints the stopped set, lets it go on, then writes the manifest. */
+static int checkpoint_set(const struct run_args *a, pid_t root, const struct standby_set *set,
+			  const struct standby_trigger *trig, char *dir, size_t dir_size)
+{
+	struct standby_manifest m = { 0 };
+	uint64_t gen;
+	int r;
+
+	r = standby_image_next_generation(cfg.image_root, a->name, &gen);
+	if (r < 0)
+		return log_error_errno(r, "cannot list images of '%s'", a->name);
+	if ((size_t)snprintf(dir, dir_size, "%s/%s/%llu", cfg.image_root, a->name,
+			     (unsigned long long)gen) >= dir_size)
+		return log_error_errno(-ENAMETOOLONG, "image root '%s' too long", cfg.image_root);
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create '%s'", dir);
+	r = standby_checkpoint(&cfg, root, dir);
+	standby_set_continue(set);	/* the original makes its call, image or not */
+	m.pause_us = (standby_now_ns() - trig->stopped_ns) / 1000;
+	if (r < 0)
+		return r;
+	snprintf(m.name, sizeof(m.name), "%s", a->name);
+	snprintf(m.trigger, sizeof(m.trigger), "%s", trig->what);
+	m.generation = gen;
+	m.created = (uint64_t)time(NULL);
+	r = standby_image_checksum(dir, &m.checksum, &m.size);
+	if (r < 0)
+		return log_error_errno(r, "cannot checksum '%s'", dir);
+	r = standby_manifest_write(dir, &m);
+	if (r < 0)
+		return log_error_errno(r, "cannot write the manifest of '%s'", dir);
+	log_notice("checkpoint of '%s' generation %llu before '%s': pause %.1f ms, image %.1f MiB in '%s'",
+		   a->name, (unsigned long long)gen, trig->what, m.pause_us / 1000.0,
+		   m.size / 1048576.0, dir);
+	return 0;
+}
+
+static int hold_dry_run(const struct run_args *a, const struct standby_set *set,
+			const struct standby_trigger *trig)
+{
+	log_notice("dry run: '%s' held before '%s' for %ld ms, %u processes", a->name, trig->what,
+		   a->dry_run_ms, set->n);
+	usleep((useconds_t)a->dry_run_ms * 1000);
+	standby_set_continue(set);
+	return 0;
+}
+
+static int preload_nodes(const struct run_args *a)
+{
+	char list[STANDBY_MAX_NODES * STANDBY_NAME_MAX], *save = NULL, *node;
+	int ret = 0;
+
+	snprintf(list, sizeof(list), "%s", a->standby_on);
+	for (node = strtok_r(list, ",", &save); node; node = strtok_r(NULL, ",", &save)) {
+		int r = standby_node_preload(&cfg, a->name, node, a->mode);
+
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
+	return ret;
+}
+
+/* `lifeboat run --standby-on` enters here too (the hook in the run command). */
+static int standby_run(int argc, char **argv)
+{
+	struct standby_run_opts o = { 0 };
+	struct standby_trigger trig;
+	struct standby_set set;
+	struct run_args a;
+	char dir[PATH_MAX];
+	int status, r;
+	pid_t root;
+
+	if (parse_run(argc, argv, &a) < 0)
+		return EXIT_USAGE;
+	if (standby_config_load(a.config, &cfg) < 0)
+		return EXIT_FAILED;
+	if (a.image_root)
+		snprintf(cfg.image_root, sizeof(cfg.image_root), "%s", a.image_root);
+	o = (struct standby_run_opts){ .argv = a.argv, .log_path = a.log, .trace = !a.no_trace };
+	if (standby_spawn(&o, &root) < 0)
+		return EXIT_FAILED;
+	printf("pid %d\n", root);
+	fflush(stdout);
+	if (a.no_trace)
+		return wait_app(root);
+	r = standby_trace_until_external(root, &cfg, &trig, &set, &status);
+	if (r == -ECHILD) {
+		log_notice("'%s' exited before any external reference: no image", a.name);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	if (r < 0) {
+		(void)kill(root, SIGKILL);
+		(void)wait_app(root);
+		return EXIT_FAILED;
+	}
+	if (a.dry_run_ms >= 0)
+		r = hold_dry_run(&a, &set, &trig);
+	else
+		r = checkpoint_set(&a, root, &set, &trig, dir, sizeof(dir));
+	if (r == 0 && a.dry_run_ms < 0 && a.standby_on)
+		(void)preload_nodes(&a);
+	r = wait_app(root);
+	return r;
+}
+
+static int verify_or_restore(int argc, char **argv, bool restore)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "stopped", no_argument, NULL, 's' },
+		{},
+	};
+	const char *name = NULL, *config = NULL;
+	struct standby_manifest m;
+	struct standby_set set;
+	bool stopped = false;
+	uint64_t t0;
+	pid_t root;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'n': name = optarg; break;
+		case 'c': config = optarg; break;
+		case 's': stopped = true; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		log_error("standby %s: give one image directory", restore ? "restore" : "verify");
+		return EXIT_USAGE;
+	}
+	if (standby_config_load(config, &cfg) < 0)
+		return EXIT_FAILED;
+	if (standby_image_verify(argv[optind], name, 0, &m) < 0)
+		return EXIT_FAILED;
+	if (!restore) {
+		printf("%s generation %llu, %llu bytes, checksum %016llx: ok\n", m.name,
+		       (unsigned long long)m.generation, (unsigned long long)m.size,
+		       (unsigned long long)m.checksum);
+		return EXIT_OK;
+	}
+	t0 = standby_now_ns();
+	if (standby_restore(&cfg, argv[optind], &root) < 0)
+		return EXIT_FAILED;
+	if (!stopped && standby_set_collect(root, &set) == 0)
+		standby_set_continue(&set);
+	printf("pid %d restored in %.1f ms\n", root, (standby_now_ns() - t0) / 1e6);
+	return EXIT_OK;
+}
+
+int standby_cmd(int argc, char **argv)
+{
+	if (argc < 2) {
+		standby_cmd_help();
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "run"))
+		return standby_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "verify"))
+		return verify_or_restore(argc - 1, argv + 1, false);
+	if (!strcmp(argv[1], "restore"))
+		return verify_or_restore(argc - 1, argv + 1, true);
+	if (!strcmp(argv[1], "preload"))
+		return standby_node_preload_cmd(&cfg, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ps"))
+		return standby_node_ps_cmd(&cfg, argc - 1, argv + 1);
+	log_error("unknown standby command '%s', see 'lifeboat --help'", argv[1]);
+	return EXIT_USAGE;
+}
+
+int standby_activate_cmd(int argc, char **argv)
+{
+	return standby_node_activate_cmd(&cfg, argc, argv);
+}
