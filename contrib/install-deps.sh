@@ -12,6 +12,8 @@ packages=(
 	meson ninja-build pkg-config gcc libc6-dev
 	# libraries linked by lifeboatfs, lifeboatd and the unit tests
 	libfuse3-dev libcmocka-dev libxxhash-dev libjson-c-dev libiscsi-dev
+	# the standby config (lifeboat standby, daemon/standby-config.c)
+	libinih-dev
 	# runtime: fusermount3, mount.fuse3; mount(8); findmnt, unshare, setpriv
 	fuse3 mount util-linux
 	# integration tests: the bindfs/mergerfs stand-ins and the real tools
