@@ -20,11 +20,19 @@
  *   client                              server
  *   HELLO(name) ----------------------->        checks name == TLS PSK identity
  *               <----------------------- HELLO(name)  client checks the name
- *   HANDOFF_BEGIN(app, ...) ----------->        (or IMAGE_MANIFEST alone)
+ *   HANDOFF_BEGIN(app, mounts) ------->        checks its mounts (or an image alone)
  *   IMAGE_MANIFEST -------------------->
  *   IMAGE_DATA ... (file by file, in order, offsets contiguous)
- *   IMAGE_END(image hash) ------------->
- *               <----------------------- RESULT(status, stage, ...)
+ *   IMAGE_END(image hash) ------------->        checks every hash
+ *               <----------------------- HANDOFF_READY   nothing done yet
+ *   HANDOFF_COMMIT -------------------->        from here the sender never resumes
+ *                                                unless told the receiver failed
+ *               <----------------------- RESULT(status, stage, times)
+ *
+ * The commit is what keeps one copy of the app: before the receiver has the
+ * sender's COMMIT it changes nothing (no fencing, no replay, no restore) and
+ * a lost connection means "resume on the sender"; after it, the sender
+ * resumes only on a RESULT that says the receiver did not restore.
  *
  * A side that refuses anything sends ERROR (errno + text) and closes. A
  * header with another version is answered with ERROR(EPROTONOSUPPORT)
@@ -82,7 +90,8 @@ enum peer_msg_type {
 	PEER_MSG_ERROR = 2,
 	/*
 	 * u32 errno (0: success), u32 stage (enum peer_stage reached), u32 pid
-	 * (the restored init, 0 if none), str text.
+	 * (the restored init, 0 if none), u64 fence_ns, u64 replay_ns,
+	 * u64 restore_ns (time each step took), str text.
 	 */
 	PEER_MSG_RESULT = 3,
 
@@ -100,11 +109,17 @@ enum peer_msg_type {
 	PEER_MSG_IMAGE_END = 18,
 
 	/*
-	 * str app name, u64 journal epoch the receiver takes over with,
-	 * str service address ("" none), u32 flags (PEER_HANDOFF_*),
-	 * u32 mount count, per mount: str mount path. An image follows.
+	 * str app name, str service address ("" none), u32 flags
+	 * (PEER_HANDOFF_*), u32 mount count (<= PEER_MOUNTS_MAX), per mount:
+	 * str mount path (absolute, <= PEER_PATH_MAX), str journal name (a
+	 * file path or an iscsi:// URL, "" none: the sender's journal of that
+	 * mount, which the receiver fences and replays). An image follows.
 	 */
 	PEER_MSG_HANDOFF_BEGIN = 32,
+	/* Empty: the image is here and checked, the mounts are in place. */
+	PEER_MSG_HANDOFF_READY = 33,
+	/* Empty: go on; the sender will not resume unless RESULT says so. */
+	PEER_MSG_HANDOFF_COMMIT = 34,
 };
 
 #define PEER_HANDOFF_TCP_ESTABLISHED (1u << 0)
@@ -112,7 +127,7 @@ enum peer_msg_type {
 /* How far a handoff got on the receiver; RESULT reports it. */
 enum peer_stage {
 	PEER_STAGE_NONE = 0,		/* nothing done: the sender may resume */
-	PEER_STAGE_RECEIVED = 1,	/* image received and checked */
+	PEER_STAGE_RECEIVED = 1,	/* image received and checked, READY sent */
 	PEER_STAGE_FENCED = 2,		/* the sender's journal is fenced */
 	PEER_STAGE_REPLAYED = 3,	/* the journal is in the store */
 	PEER_STAGE_RESTORED = 4,	/* the app runs here: the sender must not resume */
