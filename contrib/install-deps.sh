@@ -20,6 +20,8 @@ packages=(
 	bindfs mergerfs rsync acl attr sqlite3 git tar python3
 	# fit tests: the Prometheus text parser, ocf-tester (from Pacemaker's agents), systemd-analyze
 	python3-prometheus-client resource-agents systemd
+	# fit tests: a real container runtime for the volume test (podman with crun)
+	podman crun
 	# lifeboatd: config file parser, sd_notify
 	libinih-dev libsystemd-dev
 	# building CRIU 4.2 into /usr/local/lib/lifeboat/criu (install-criu.sh);
