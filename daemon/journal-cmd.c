@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * journal-cmd.c - `lifeboat journal inspect|verify|replay`: look into a
- * journal file, check it record by record, replay it into a store.
+ * journal-cmd.c - `lifeboat journal inspect|verify|replay|owner|fence`: look
+ * into a journal (a file or an iSCSI LUN), check it record by record, replay
+ * it into a store, show and take over its ownership (epoch, reservation).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,21 +21,50 @@
 
 void journal_cmd_help(void)
 {
-	printf("  journal inspect [--json] FILE     print the header and every record\n"
-	       "  journal verify FILE               check every record (exit 0, 3 or 4)\n"
-	       "  journal replay [--dry-run] FILE STORE\n"
-	       "                                    apply the records to the store directory\n");
+	printf("  journal inspect [--json] JOURNAL  print the header and every record\n"
+	       "  journal verify JOURNAL            check every record (exit 0, 3 or 4)\n"
+	       "  journal replay [--dry-run] JOURNAL STORE\n"
+	       "                                    apply the records to the store directory\n"
+	       "  journal owner JOURNAL             show the epoch, owner and reservation\n"
+	       "  journal fence [--owner NAME] JOURNAL\n"
+	       "                                    take the journal over: preempt the owner's\n"
+	       "                                    reservation, bump the epoch\n"
+	       "  JOURNAL is a file or iscsi://host[:port]/iqn/lun[?initiator=IQN&key=HEX]\n");
+}
+
+/* Says what is wrong with a journal that cannot be opened. */
+static int open_error(int r, const char *path)
+{
+	switch (r) {
+	case -EMEDIUMTYPE:
+		return log_error_errno(r, "'%s' is not a lifeboat journal (no journal superblock); "
+				       "nothing changed", path);
+	case -ENODATA:
+		return log_error_errno(r, "'%s' is blank: no journal yet", path);
+	case -EPROTONOSUPPORT:
+		return log_error_errno(r, "journal '%s' has a newer format than this lifeboat reads", path);
+	case -EXDEV:
+		return log_error_errno(r, "journal '%s' was made for another block size or a larger LUN",
+				       path);
+	case -EBADMSG:
+		return log_error_errno(r, "journal '%s' has a corrupt header or superblock", path);
+	}
+	return log_error_errno(r, "cannot open journal '%s'", path);
+}
+
+static int open_journal_flags(const char *path, unsigned flags, const char *owner,
+			      struct journal **ret_j)
+{
+	struct journal_options opts = { .flags = flags, .owner = owner };
+	int r;
+
+	r = journal_open(path, &opts, ret_j);
+	return r < 0 ? open_error(r, path) : 0;
 }
 
 static int open_journal(const char *path, bool read_only, struct journal **ret_j)
 {
-	struct journal_options opts = { .flags = read_only ? JOURNAL_OPEN_READONLY : 0 };
-	int r;
-
-	r = journal_open(path, &opts, ret_j);
-	if (r < 0)
-		return log_error_errno(r, "cannot open journal '%s'", path);
-	return 0;
+	return open_journal_flags(path, read_only ? JOURNAL_OPEN_READONLY : 0, NULL, ret_j);
 }
 
 /* Logs where a scan stopped; returns the exit code it means. */
@@ -162,6 +192,41 @@ static void print_header_text(const char *path, const struct journal_info *info)
 	       info->applied_seq);
 }
 
+static void lun_id_hex(const struct journal_lun_info *li, char *buf)
+{
+	for (unsigned i = 0; i < JOURNAL_RING_ID_SIZE; i++)
+		sprintf(buf + 2 * i, "%02x", li->lun_id[i]);
+}
+
+/* The superblock of a LUN journal: text, or added to the JSON root. */
+static void print_lun(struct journal *j, json_object *root)
+{
+	char id[2 * JOURNAL_RING_ID_SIZE + 1];
+	struct journal_lun_info li;
+	json_object *o;
+
+	if (journal_device_lun_info(journal_device(j), &li) < 0)
+		return;
+	lun_id_hex(&li, id);
+	if (!root) {
+		printf("LUN %s: %" PRIu64 " blocks of %u bytes, ring %" PRIu64 " bytes at %" PRIu64
+		       ", head %" PRIu64 ", used %" PRIu64 ", superblock generation %" PRIu64 "\n",
+		       id, li.lun_blocks, li.block_size, li.ring_size, li.ring_start, li.head, li.used,
+		       li.generation);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "lun_id", json_object_new_string(id));
+	json_object_object_add(o, "block_size", json_object_new_int(li.block_size));
+	json_object_object_add(o, "lun_blocks", json_object_new_uint64(li.lun_blocks));
+	json_object_object_add(o, "ring_start", json_object_new_uint64(li.ring_start));
+	json_object_object_add(o, "ring_size", json_object_new_uint64(li.ring_size));
+	json_object_object_add(o, "head", json_object_new_uint64(li.head));
+	json_object_object_add(o, "used", json_object_new_uint64(li.used));
+	json_object_object_add(o, "generation", json_object_new_uint64(li.generation));
+	json_object_object_add(root, "lun", o);
+}
+
 static int do_inspect(const char *path, bool json)
 {
 	json_object *root = NULL, *records = NULL;
@@ -182,6 +247,7 @@ static int do_inspect(const char *path, bool json)
 	} else {
 		print_header_text(path, &info);
 	}
+	print_lun(j, root);
 	r = journal_scan(j, inspect_record, records, &res);
 	journal_close(j);
 	if (r < 0 && r != -EBADMSG) {
@@ -252,6 +318,83 @@ static int do_replay(const char *path, const char *store, bool dry_run)
 	return r == EXIT_TORN ? EXIT_OK : r;
 }
 
+/* ------------------------------------------------------------------ owner, fence */
+
+static void print_pr(const char *path, const struct journal_pr_info *pr)
+{
+	printf("reservation on '%s': ", path);
+	if (pr->reserved)
+		printf("held by key 0x%" PRIx64 "%s, type %u%s\n", pr->holder_key,
+		       pr->holder_key == pr->our_key ? " (ours)" : "", pr->type,
+		       pr->type == 5 ? " (Write Exclusive, Registrants Only)" : "");
+	else
+		printf("none\n");
+	printf("registered keys (generation %u):", pr->generation);
+	for (unsigned i = 0; i < pr->nkeys; i++)
+		printf(" 0x%" PRIx64 "%s", pr->keys[i], pr->keys[i] == pr->our_key ? "*" : "");
+	printf("%s\nour key: 0x%" PRIx64 "\n", pr->nkeys ? "" : " none", pr->our_key);
+}
+
+/* The reservation of an iSCSI journal, looked at without registering. */
+static int show_reservation(const char *path)
+{
+	struct journal_blockdev *bd;
+	struct journal_pr_info pr;
+	int r;
+
+	r = journal_iscsi_blockdev_open(path, JOURNAL_ISCSI_NO_RESERVE, &bd);
+	if (r < 0)
+		return log_error_errno(r, "cannot open '%s'", path);
+	r = journal_iscsi_pr_info(bd, &pr);
+	bd->ops->close(bd);
+	if (r < 0)
+		return log_error_errno(r, "cannot read the reservation of '%s'", path);
+	print_pr(path, &pr);
+	return 0;
+}
+
+static int do_owner(const char *path)
+{
+	struct journal_info info;
+	struct journal *j;
+
+	if (open_journal(path, true, &j) < 0)
+		return EXIT_FAILED;
+	journal_get_info(j, &info);
+	journal_close(j);
+	printf("journal '%s': epoch %" PRIu64 ", owner '%s' since %" PRIu64 " ns\n", path,
+	       info.epoch, info.owner, info.epoch_ns);
+	if (journal_name_is_iscsi(path) && show_reservation(path) < 0)
+		return EXIT_FAILED;
+	return EXIT_OK;
+}
+
+static int do_fence(const char *path, const char *owner)
+{
+	char host[JOURNAL_OWNER_MAX] = "lifeboat";
+	struct journal_info before, after;
+	struct journal *j;
+
+	if (!owner) {
+		(void)gethostname(host, sizeof(host) - 1);
+		owner = host;
+	}
+	if (open_journal(path, true, &j) < 0)
+		return EXIT_FAILED;
+	journal_get_info(j, &before);
+	journal_close(j);
+	if (open_journal_flags(path, JOURNAL_OPEN_TAKEOVER, owner, &j) < 0)
+		return EXIT_FAILED;
+	journal_get_info(j, &after);
+	journal_close(j);
+	printf("fenced '%s': epoch %" PRIu64 " -> %" PRIu64 ", owner '%s' -> '%s'; %" PRIu64
+	       " records left for the new owner to replay\n", path, before.epoch, after.epoch,
+	       before.owner, after.owner, after.open_scan.records);
+	if (journal_name_is_iscsi(path) && show_reservation(path) < 0)
+		return EXIT_FAILED;
+	return EXIT_OK;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static int usage_error(const char *what)
@@ -265,11 +408,12 @@ int journal_cmd(int argc, char **argv)
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "owner", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	bool json = false, dry_run = false;
-	const char *sub;
+	const char *sub, *owner = NULL;
 	int c;
 
 	if (argc < 2)
@@ -281,6 +425,8 @@ int journal_cmd(int argc, char **argv)
 			json = true;
 		else if (c == 'n')
 			dry_run = true;
+		else if (c == 'o')
+			owner = optarg;
 		else if (c == 'h')
 			return journal_cmd_help(), EXIT_OK;
 		else
@@ -294,5 +440,9 @@ int journal_cmd(int argc, char **argv)
 		return do_verify(argv[0]);
 	if (strcmp(sub, "replay") == 0 && argc == 2 && !json)
 		return do_replay(argv[0], argv[1], dry_run);
+	if (strcmp(sub, "owner") == 0 && argc == 1 && !json && !dry_run && !owner)
+		return do_owner(argv[0]);
+	if (strcmp(sub, "fence") == 0 && argc == 1 && !json && !dry_run)
+		return do_fence(argv[0], owner);
 	return usage_error("bad arguments to 'journal'");
 }
