@@ -428,6 +428,10 @@ static int conn_io_error(struct peer_conn *conn, int ret, const char *what)
 				       peer_conn_name(conn), what);
 	if (e == SSL_ERROR_SYSCALL)
 		return log_error_errno(-err, "peer '%s': cannot %s", peer_conn_name(conn), what);
+	/* TLS 1.3: a client hears that its certificate was refused only now */
+	if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) >= SSL_AD_REASON_OFFSET)
+		return log_error_errno(-EKEYREJECTED, "peer '%s' refused our credentials: %s",
+				       peer_conn_name(conn), tls_reason(reason, sizeof(reason)));
 	return log_error_errno(-EPROTO, "peer '%s': TLS error while we %s: %s", peer_conn_name(conn),
 			       what, tls_reason(reason, sizeof(reason)));
 }
@@ -700,8 +704,13 @@ static int conn_handshake(struct peer_conn *conn)
 		return r;
 	r = conn_check_identity(conn, name);
 	if (r < 0) {
-		log_error("'%s' says it is node '%s', but authenticated as '%s'", conn->addr, name,
-			  conn->server ? conn->psk_identity : conn->want);
+		if (SSL_session_reused(conn->ssl))
+			log_error("'%s' says it is node '%s', but its key is the one of '%s'", conn->addr,
+				  name, conn->server ? conn->psk_identity : conn->want);
+		else
+			log_error("'%s' says it is node '%s', but its certificate is not for a configured peer of that name%s%s",
+				  conn->addr, name, conn->server ? "" : " or we wanted ",
+				  conn->server ? "" : conn->want);
 		return peer_send_error(conn, r, "hello names '%s', not the authenticated node", name);
 	}
 	snprintf(conn->name, sizeof(conn->name), "%s", name);

@@ -48,10 +48,14 @@ struct tcase {
 	bool target_exists;
 	int want_client;		/* expected error of the sender (0 ok, 1 any) */
 	int want_server;		/* expected error of the receiver */
+	/* certificates instead of a PSK (client_key NULL): which cert each side shows */
+	const char *client_cert;
+	const char *server_cert;
 };
 
 static char work[256];
 static int failures;
+static bool have_pki;
 
 static void make_file(const char *dir, const char *name, size_t size, unsigned seed)
 {
@@ -118,16 +122,48 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-static int make_ctx(const char *node, const char *peer, const char *key, struct peer_ctx **ret)
+/*
+ * A CA, certificates for nodeA, nodeB and nodeC signed by it, and one for
+ * nodeA signed by another CA ("rogue"); false if openssl is missing.
+ */
+static bool make_pki(void)
 {
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; command -v openssl >/dev/null; mkdir -p %1$s/pki; cd %1$s/pki; "
+		 "for ca in ca otherca; do openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		 "-nodes -keyout $ca.key -out $ca.crt -subj /CN=$ca -days 2 2>/dev/null; done; "
+		 "mk() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $1.key "
+		 "-out $1.csr -subj /CN=$2 2>/dev/null; printf 'subjectAltName=DNS:%%s\n' $2 > $1.ext; "
+		 "openssl x509 -req -in $1.csr -CA $3.crt -CAkey $3.key -CAcreateserial -out $1.crt "
+		 "-days 2 -extfile $1.ext 2>/dev/null; }; "
+		 "mk nodeA nodeA ca; mk nodeB nodeB ca; mk nodeC nodeC ca; mk rogue nodeA otherca",
+		 work);
+	return system(cmd) == 0;
+}
+
+static int make_ctx(const char *node, const char *peer, const char *key, const char *cert,
+		    struct peer_ctx **ret)
+{
+	char crt[300], pem[300], ca[300];
 	struct peer_key k = { 0 };
 	struct peer_tls_config cfg = { .node_name = node, .peers = &k, .n_peers = 1,
 				       .timeout_ms = 10000 };
 
 	snprintf(k.name, sizeof(k.name), "%s", peer);
-	if (peer_psk_parse(key, k.psk) < 0)
-		abort();
-	k.has_psk = true;
+	if (key) {
+		if (peer_psk_parse(key, k.psk) < 0)
+			abort();
+		k.has_psk = true;
+	} else {
+		snprintf(crt, sizeof(crt), "%s/pki/%s.crt", work, cert);
+		snprintf(pem, sizeof(pem), "%s/pki/%s.key", work, cert);
+		snprintf(ca, sizeof(ca), "%s/pki/ca.crt", work);
+		cfg.cert_file = crt;
+		cfg.key_file = pem;
+		cfg.ca_file = ca;
+	}
 	return peer_ctx_new(&cfg, ret);
 }
 
@@ -138,7 +174,7 @@ static int serve_one(int lfd, const struct tcase *tc)
 	struct peer_conn *conn;
 	int dfd, r;
 
-	if (make_ctx("nodeB", "nodeA", KEY_AB, &ctx) < 0)
+	if (make_ctx("nodeB", "nodeA", tc->client_key ? KEY_AB : NULL, tc->server_cert, &ctx) < 0)
 		return 100;
 	r = peer_accept(ctx, lfd, &conn);
 	if (r < 0)
@@ -262,7 +298,7 @@ static int client_run(const struct tcase *tc, uint16_t port, const char *src)
 	size_t len;
 	int dirfd, r;
 
-	r = make_ctx(tc->client_node, "nodeB", tc->client_key, &ctx);
+	r = make_ctx(tc->client_node, "nodeB", tc->client_key, tc->client_cert, &ctx);
 	if (r < 0)
 		return r;
 	peer_ctx_set_wire_version(ctx, tc->wire_version);	/* HELLO carries it already */
@@ -365,6 +401,13 @@ static const struct tcase cases[] = {
 	{ "symlink-in-image", "nodeA", KEY_AB, 0, SEND_GOOD, { 0 }, true, false, -EINVAL,
 	  -ECONNRESET },
 	{ "target-exists", "nodeA", KEY_AB, 0, SEND_GOOD, { 0 }, false, true, -EEXIST, -EEXIST },
+	{ "certs", "nodeA", NULL, 0, SEND_GOOD, { 0 }, false, false, 0, 0, "nodeA", "nodeB" },
+	{ "certs-other-ca", "nodeA", NULL, 0, SEND_GOOD, { 0 }, false, false, -EKEYREJECTED,
+	  -EKEYREJECTED, "rogue", "nodeB" },
+	{ "certs-wrong-server", "nodeA", NULL, 0, SEND_GOOD, { 0 }, false, false, -EKEYREJECTED,
+	  -EKEYREJECTED, "nodeA", "nodeC" },
+	{ "certs-wrong-client", "nodeA", NULL, 0, SEND_GOOD, { 0 }, false, false, -EPERM, -EPERM,
+	  "nodeC", "nodeB" },
 };
 
 int main(int argc, char **argv)
@@ -375,8 +418,11 @@ int main(int argc, char **argv)
 	snprintf(work, sizeof(work), "/tmp/lb-peer-image.XXXXXX");
 	if (!mkdtemp(work))
 		return 1;
+	have_pki = make_pki();
+	if (!have_pki)
+		fprintf(stderr, "openssl cannot make certificates: certificate cases skipped\n");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (!only || strcmp(only, cases[i].name) == 0)
+		if ((!only || strcmp(only, cases[i].name) == 0) && (cases[i].client_key || have_pki))
 			run_case(&cases[i]);
 	if (failures == 0)
 		(void)!system(strcat(strcpy((char[400]){ 0 }, "rm -rf "), work));
