@@ -24,6 +24,8 @@ packages=(
 	podman crun
 	# lifeboatd: config file parser, sd_notify
 	libinih-dev libsystemd-dev
+	# lifeboatd's peer channel (TLS 1.3); handoff tests: certificates, netns, veth
+	libssl-dev openssl iproute2
 	# building CRIU 4.2 into /usr/local/lib/lifeboat/criu (install-criu.sh);
 	# criu.h includes protobuf-c headers, so lifeboatd needs them too
 	make dpkg-dev xz-utils libbsd-dev libcap-dev libgnutls28-dev libnet1-dev
