@@ -89,6 +89,20 @@ is_tgtd_start()
 	lb_log "tgtd $IS_TGTD_PID: control port $IS_CTL, portals 127.0.0.1:$IS_PORT1 127.0.0.2:$IS_PORT2, LUN '$IS_LUN'"
 }
 
+# is_add_lun N: LUN N on its own file (for is_url N).
+is_add_lun()
+{
+	truncate -s "$IS_LUN_SIZE" "$LB_WORK/lun$1.img"
+	is_tgtadm --op new --mode logicalunit --tid 1 --lun "$1" -b "$LB_WORK/lun$1.img" ||
+		lb_fail "cannot add LUN $1"
+}
+
+# is_url LUN INITIATOR: the journal URL of LUN as that initiator.
+is_url()
+{
+	echo "iscsi://127.0.0.2:$IS_PORT2/$IS_IQN/$1?initiator=$2&timeout=${IS_TIMEOUT:-20}"
+}
+
 # is_tgtd_stop: the target, then the daemon (it ignores SIGTERM).
 is_tgtd_stop()
 {
