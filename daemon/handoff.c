@@ -179,7 +179,7 @@ int handoff_send(struct peer_ctx *ctx, const char *peer_name, const char *addr, 
 	t.connect = handoff_now_ns() - t0;
 	r = exchange(conn, cfg, req, ops, dir, &t, &committed);
 	if (r < 0 && r != -ENOTRECOVERABLE) {
-		int q = ops->thaw(ops->userdata, req->app);
+		int q = ops->thaw(ops->userdata, req->app, dir);
 
 		if (q < 0)
 			log_error_errno(q, "cannot thaw app '%s' after the failed handoff", req->app);

@@ -40,9 +40,15 @@ struct handoff_app_ops {
 	void *userdata;
 	/* A: stop every task of the app; returns once all are stopped. */
 	int (*freeze)(void *userdata, const char *app);
-	/* A: let it run again (after a failed handoff). */
-	int (*thaw)(void *userdata, const char *app);
-	/* A: checkpoint into the empty directory dir; the app stays frozen. */
+	/*
+	 * A: let it run again after a failed handoff: thaw it, or, if the dump
+	 * ended its tasks, restore it here from dir (still in place).
+	 */
+	int (*thaw)(void *userdata, const char *app, const char *dir);
+	/*
+	 * A: checkpoint into the empty directory dir. Afterwards the app is
+	 * frozen, or its tasks are gone (thaw then restores it from dir).
+	 */
 	int (*dump)(void *userdata, const char *app, const char *dir);
 	/* A: the app moved: end A's copy for good. */
 	int (*kill)(void *userdata, const char *app);

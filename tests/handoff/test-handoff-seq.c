@@ -59,7 +59,7 @@ static int fake_freeze(void *ud, const char *app)
 	return kill(f->app, SIGSTOP) < 0 ? -errno : 0;
 }
 
-static int fake_thaw(void *ud, const char *app)
+static int fake_thaw(void *ud, const char *app, const char *dir)
 {
 	struct fake *f = ud;
 
