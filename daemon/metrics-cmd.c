@@ -26,13 +26,19 @@ void metrics_cmd_help(void)
 	       "                                    Prometheus text exposition of every mount\n");
 }
 
-/* A number read from the status file, scaled (ms -> s). */
+/*
+ * A number read from the status file (key, or parent.key), scaled (ms ->
+ * s); booleans read as 0 or 1. A mount whose file lacks the key (a
+ * lifeboatfs that does not write it) gets no sample rather than a 0 that
+ * would read as "down".
+ */
 struct gauge_desc {
 	const char *name;
 	const char *type;
 	const char *key;
 	double scale;
 	const char *help;
+	const char *parent;
 };
 
 static const struct gauge_desc gauges[] = {
@@ -62,7 +68,44 @@ static const struct gauge_desc gauges[] = {
 	  "Journal records replayed by the running or last replay" },
 	{ "lifeboat_replay_planned_records", "gauge", "replay_total", 1,
 	  "Journal records the running or last replay has to apply" },
+	{ "lifeboat_store_stalls_total", "counter", "stalls", 1,
+	  "Store calls that passed path_timeout since mount" },
+	{ "lifeboat_stalled_requests_rescued_total", "counter", "stalled_requests_rescued", 1,
+	  "Requests answered absorbed while their store call hung" },
+	{ "lifeboat_stalled_calls_left", "gauge", "stalled_calls_left", 1,
+	  "Store calls still hanging now" },
+	{ "lifeboat_journal_path_remote", "gauge", "remote", 1,
+	  "1 when the journal is reached over its own iSCSI session", "journal_path" },
+	{ "lifeboat_journal_path_up", "gauge", "up", 1,
+	  "1 when the journal device answers", "journal_path" },
+	{ "lifeboat_journal_fenced", "gauge", "fenced", 1,
+	  "1 when another node took the journal over (this mount may no longer write it)",
+	  "journal_path" },
+	{ "lifeboat_journal_path_reconnects_total", "counter", "reconnects", 1,
+	  "Reconnections of the journal's session since mount", "journal_path" },
+	{ "lifeboat_journal_path_down_seconds", "gauge", "down_ms", 1e-3,
+	  "How long the journal's path has been down", "journal_path" },
+	{ "lifeboat_both_paths_down", "gauge", "both_paths_down", 1,
+	  "1 when the store and the journal are both unreachable: requests hold",
+	  "journal_path" },
 };
+
+static bool status_number(const struct mount_status *m, const struct gauge_desc *g, double *ret)
+{
+	struct json_object *o = m->json, *v;
+
+	if (g->parent && !json_object_object_get_ex(m->json, g->parent, &o))
+		return false;
+	if (!json_object_object_get_ex(o, g->key, &v))
+		return false;
+	if (json_object_is_type(v, json_type_boolean))
+		*ret = json_object_get_boolean(v) ? 1 : 0;
+	else if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+		*ret = json_object_get_double(v) * g->scale;
+	else
+		return false;
+	return true;
+}
 
 /* States a mount is shown in: the mount's own three, and ours when its writer is gone. */
 static const char *const mount_states[] = { "healthy", "absorbing", "recovering", "stale",
@@ -161,10 +204,12 @@ static void put_gauges(FILE *f, const struct mount_status_set *set)
 {
 	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
 		put_family(f, gauges[g].name, gauges[g].type, gauges[g].help);
-		for (size_t i = 0; i < set->n; i++)
-			put_sample(f, gauges[g].name, &set->mounts[i], NULL, NULL,
-				   (double)mount_status_u64(&set->mounts[i], gauges[g].key) *
-					   gauges[g].scale);
+		for (size_t i = 0; i < set->n; i++) {
+			double v;
+
+			if (status_number(&set->mounts[i], &gauges[g], &v))
+				put_sample(f, gauges[g].name, &set->mounts[i], NULL, NULL, v);
+		}
 	}
 }
 

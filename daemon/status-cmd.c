@@ -82,6 +82,39 @@ static void format_absorbed(const struct mount_status *m, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
+static bool path_flag(struct json_object *path, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(path, key, &v) && json_object_get_boolean(v);
+}
+
+/* The journal's own path (an iSCSI session), when the mount reports it. */
+static void print_journal_path(const struct mount_status *m)
+{
+	struct json_object *path, *v;
+	char down[32];
+
+	if (!json_object_object_get_ex(m->json, "journal_path", &path))
+		return;
+	if (path_flag(path, "fenced"))
+		printf(", FENCED (another node owns it)");
+	if (!path_flag(path, "remote"))
+		return;
+	if (path_flag(path, "up")) {
+		printf(", session up");
+	} else {
+		format_duration(json_object_object_get_ex(path, "down_ms", &v) ?
+					(double)json_object_get_int64(v) / 1000 : 0,
+				down, sizeof(down));
+		printf(", session DOWN for %s", down);
+	}
+	if (json_object_object_get_ex(path, "reconnects", &v) && json_object_get_int64(v))
+		printf(", %" PRId64 " reconnects", json_object_get_int64(v));
+	if (path_flag(path, "both_paths_down"))
+		printf("; store and journal both unreachable: requests hold");
+}
+
 static void print_journal_line(const struct mount_status *m)
 {
 	char bytes[32];
@@ -93,6 +126,7 @@ static void print_journal_line(const struct mount_status *m)
 	if (*mount_status_str(m, "journal_owner"))
 		printf(", owner %s epoch %" PRIu64, mount_status_str(m, "journal_owner"),
 		       mount_status_u64(m, "journal_epoch"));
+	print_journal_path(m);
 	printf("\n");
 }
 
@@ -120,6 +154,11 @@ static void print_mount(const struct mount_status *m)
 	printf("  absorbed  %s; %" PRIu64 " holding now, %" PRIu64 " held so far, longest %.1fs\n",
 	       absorbed, holding, mount_status_u64(m, "holds"),
 	       (double)mount_status_u64(m, "hold_longest_ms") / 1000);
+	if (mount_status_u64(m, "stalls"))
+		printf("  stalls    %" PRIu64 " store calls passed path_timeout, %" PRIu64
+		       " requests rescued, %" PRIu64 " calls still hanging\n",
+		       mount_status_u64(m, "stalls"), mount_status_u64(m, "stalled_requests_rescued"),
+		       mount_status_u64(m, "stalled_calls_left"));
 	if (mount_status_u64(m, "replay_total") &&
 	    mount_status_u64(m, "replay_done") < mount_status_u64(m, "replay_total"))
 		printf("  replay    %" PRIu64 " of %" PRIu64 " records\n",
