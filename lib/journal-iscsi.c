@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -282,6 +283,21 @@ void iscsi_bd_fence(struct iscsi_bd *ib, const char *why)
 		  why, ib->bd.name, ib->key);
 }
 
+/*
+ * Drops a session at once: an RST, not a graceful close, so that no byte of
+ * a command we gave up on (and will write again) still leaves this host
+ * after we logged in again.
+ */
+static void session_destroy(struct iscsi_context *ctx)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int fd = iscsi_get_fd(ctx);
+
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	iscsi_destroy_context(ctx);
+}
+
 /* With ib->lock: the session broke; the keepalive thread logs in again. */
 static void session_lost(struct iscsi_bd *ib, const char *what)
 {
@@ -290,8 +306,10 @@ static void session_lost(struct iscsi_bd *ib, const char *what)
 	ib->state = ISCSI_BD_DOWN;
 	ib->down_since_ms = mono_ms();
 	pthread_cond_broadcast(&ib->changed);
-	log_warning("journal session to '%s' lost (%s: %s): logging in again", ib->bd.name, what,
-		    ib->ctx ? iscsi_get_error(ib->ctx) : "no session");
+	log_warning("journal session to '%s' lost (%s): logging in again", ib->bd.name, what);
+	if (ib->ctx)
+		session_destroy(ib->ctx);
+	ib->ctx = NULL;
 }
 
 /* With ib->lock: waits until the session is up; -ETIMEDOUT after deadline. */
@@ -330,7 +348,12 @@ int iscsi_bd_exec(struct iscsi_bd *ib, const char *what, iscsi_bd_cmd_fn fn, voi
 			return 0;
 		}
 		if (is_session_error(t)) {
-			session_lost(ib, what);
+			char why[160];
+
+			(void)snprintf(why, sizeof(why), "%s: %s", what,
+				       t && t->status == SCSI_STATUS_TIMEOUT ? "timed out" :
+				       iscsi_get_error(ib->ctx));
+			session_lost(ib, why);
 		} else if (t->status == SCSI_STATUS_RESERVATION_CONFLICT) {
 			iscsi_bd_fence(ib, "RESERVATION CONFLICT");
 		} else if (is_unit_attention(t) && ua++ < UA_RETRIES) {
@@ -519,7 +542,7 @@ static int session_relogin(struct iscsi_bd *ib)
 	if (r == -ESTALE) {
 		iscsi_bd_fence(ib, "preempted while the session was down");
 	} else if (r == 0 && ib->state == ISCSI_BD_DOWN) {
-		old = ib->ctx;
+		old = ib->ctx;	/* NULL: session_lost() dropped it */
 		ib->ctx = ctx;
 		ctx = old;
 		ib->state = ISCSI_BD_UP;
@@ -529,7 +552,7 @@ static int session_relogin(struct iscsi_bd *ib)
 			   mono_ms() - ib->down_since_ms);
 	}
 	if (ctx)
-		iscsi_destroy_context(ctx);
+		session_destroy(ctx);
 	return r;
 }
 
@@ -558,7 +581,7 @@ static void *keepalive_main(void *arg)
 			backoff = BACKOFF_MIN_MS;
 			keepalive_sleep(ib, KEEPALIVE_MS);
 			if (ib->state == ISCSI_BD_UP && !ib->stopping && nop_ping(ib) < 0)
-				session_lost(ib, "NOP-out");
+				session_lost(ib, "NOP-out unanswered");
 			continue;
 		}
 		if (session_relogin(ib) == 0)
