@@ -80,9 +80,14 @@ static int load_one(int dirfd, const char *name, struct json_object **ret_json, 
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
 		close(fd);
-		return -EBADMSG;
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	r = read_bounded(fd, &text);
 	close(fd);
@@ -204,8 +209,14 @@ int mount_status_load(const char *dir, struct mount_status_set *ret_set)
 			break;
 		}
 		r = load_one(dirfd(d), de->d_name, &json, &age);
+		if (r == -EBADMSG) {
+			log_warning("skipping status file '%s/%s': not a JSON object with a mountpoint",
+				    dir, de->d_name);
+			r = 0;
+			continue;
+		}
 		if (r < 0) {
-			/* A mount may be writing or removing it right now: skip, keep the others. */
+			/* A mount may be removing it right now: skip, keep the others. */
 			log_warning_errno(r, "skipping status file '%s/%s'", dir, de->d_name);
 			r = 0;
 			continue;

@@ -44,6 +44,39 @@ json_state()
 		/usr/bin/python3 -c 'import json, sys; m = json.load(sys.stdin)["mounts"]; print(len(m), m[0]["effective_state"], m[0]["journal_owner"])'
 }
 
+# bad_status_files: a directory of status files that are not what they
+# should be, next to one whose mountpoint needs escaping in a label.
+bad_status_files()
+{
+	local dir=$LB_WORK/bad err=$LB_WORK/bad.err odd='/srv/a "quoted" \\dir'
+
+	mkdir -p "$dir" "$dir/dir.status"
+	echo 'not json {' >"$dir/garbage.status"
+	echo '[1, 2, 3]' >"$dir/array.status"
+	echo '{"state": "healthy"}' >"$dir/nomount.status"
+	head -c 400000 /dev/zero | tr '\0' ' ' >"$dir/huge.status"
+	ln -s "$LB_WORK/st/app.status" "$dir/link.status"
+	/usr/bin/python3 -c 'import json, sys; json.dump({"state": "absorbing", "mountpoint": sys.argv[1], "store": "/s\nx", "absorbed": {"EIO": 3}}, open(sys.argv[2], "w"))' \
+		"$odd" "$dir/odd.status"
+	"$LIFEBOAT" metrics --dir "$dir" >"$LB_WORK/bad.prom" 2>"$err" || lb_fail "metrics fails on a dir with bad status files"
+	for f in garbage array nomount huge link dir; do
+		grep -qF "$f.status" "$err" || { cat "$err" >&2; lb_fail "no warning naming '$f.status'"; }
+	done
+	/usr/bin/python3 "$PROMCHECK" "$LB_WORK/bad.prom" >/dev/null || lb_fail "scrape with an odd mountpoint does not parse"
+	/usr/bin/python3 - "$LB_WORK/bad.prom" "$odd" <<'PY' || lb_fail "odd mountpoint and store do not survive label escaping"
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+info = fams["lifeboat_mount_info"].samples
+assert len(info) == 1, info
+assert info[0].labels["mountpoint"] == sys.argv[2], info[0].labels
+assert info[0].labels["store"] == "/s\nx", info[0].labels
+eio = [s for s in fams["lifeboat_absorbed_errors"].samples if s.labels.get("errno") == "EIO"]
+assert eio and eio[0].value == 3, eio
+PY
+	"$LIFEBOAT" status --dir "$dir" 2>/dev/null | grep -qF "1 mount" || lb_fail "status does not count the one good file"
+}
+
 main()
 {
 	ab_init fit-metrics
@@ -94,6 +127,9 @@ main()
 	lb_log "no status files: an empty but valid exposition"
 	ST=$LB_WORK/empty
 	scrape empty
+
+	lb_log "bad status files are skipped by name; odd mountpoints are escaped"
+	bad_status_files
 	echo "PASS: metrics parse and follow healthy -> absorbing -> healthy -> unmounted"
 }
 
