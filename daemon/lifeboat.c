@@ -16,6 +16,7 @@ static void help(void)
 {
 	printf("Usage: lifeboat COMMAND ...\n\n"
 	       "Commands:\n");
+	procset_cmd_help();
 	journal_cmd_help();
 	status_cmd_help();
 	metrics_cmd_help();
@@ -33,6 +34,8 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
+	int r;
+
 	log_setup("lifeboat");
 	if (argc < 2) {
 		help();
@@ -53,6 +56,9 @@ int main(int argc, char **argv)
 		return standby_activate_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "metrics") == 0)
 		return metrics_cmd(argc - 1, argv + 1);
+	r = procset_cmd(argc - 1, argv + 1);
+	if (r >= 0)
+		return r;
 	log_error("unknown command '%s', see 'lifeboat --help'", argv[1]);
 	return EXIT_USAGE;
 }

@@ -13,6 +13,13 @@ enum lifeboat_exit {
 	EXIT_TORN = 4,		/* journal verify: torn tail (an unfinished, never acked append) */
 };
 
+/*
+ * `lifeboat run|ps|stop|checkpoint|restore|migrate|ping ...` (talk to
+ * lifeboatd); argv[0] is the command. -1 when argv[0] is none of them.
+ */
+int procset_cmd(int argc, char **argv);
+void procset_cmd_help(void);
+
 /* `lifeboat journal inspect|verify|replay ...`; argv[0] is "journal". */
 int journal_cmd(int argc, char **argv);
 void journal_cmd_help(void);

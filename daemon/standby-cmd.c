@@ -32,7 +32,7 @@ void standby_cmd_help(void)
 	       "                        run CMD traced; checkpoint it right before its first\n"
 	       "                        external reference, let it go on, preload the image\n"
 	       "  standby verify DIR [--name NAME]   check an image's manifest and checksum\n"
-	       "  standby restore DIR [--name NAME] [--stopped]\n"
+	       "  standby restore DIR [--name NAME] [--stopped] [--netns NETNS]\n"
 	       "                        restore an image here (and let it run unless --stopped)\n"
 	       "  standby preload NAME [--node NODE] [--mode restored|cache]\n"
 	       "                        preload NAME's newest image as the rules allow\n"
@@ -245,9 +245,10 @@ static int verify_or_restore(int argc, char **argv, bool restore)
 		{ "name", required_argument, NULL, 'n' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "stopped", no_argument, NULL, 's' },
+		{ "netns", required_argument, NULL, 'N' },
 		{},
 	};
-	const char *name = NULL, *config = NULL;
+	const char *name = NULL, *config = NULL, *netns = NULL;
 	struct standby_manifest m;
 	struct standby_set set;
 	bool stopped = false;
@@ -261,6 +262,7 @@ static int verify_or_restore(int argc, char **argv, bool restore)
 		case 'n': name = optarg; break;
 		case 'c': config = optarg; break;
 		case 's': stopped = true; break;
+		case 'N': netns = optarg; break;
 		default: return EXIT_USAGE;
 		}
 	}
@@ -279,7 +281,11 @@ static int verify_or_restore(int argc, char **argv, bool restore)
 		return EXIT_OK;
 	}
 	t0 = standby_now_ns();
-	if (standby_restore(&cfg, argv[optind], &root) < 0)
+	if (netns && !standby_name_valid(netns)) {
+		log_error("standby restore: bad --netns '%s'", netns);
+		return EXIT_USAGE;
+	}
+	if (standby_restore(&cfg, argv[optind], netns, &root) < 0)
 		return EXIT_FAILED;
 	if (!stopped && standby_set_collect(root, &set) == 0)
 		standby_set_continue(&set);

@@ -14,6 +14,8 @@
  *   [node B]
  *   memory_budget = 512M                ; bytes of preloaded images
  *   max_images = 4
+ *   netns = lb-nodeB                    ; its preloads run in /run/netns/lb-nodeB
+ *                                       ; (a node simulated on this host)
  *
  *   [app NAME]
  *   nodes = B,C                         ; may host it, in order of preference
@@ -273,6 +275,8 @@ static int parse_section(struct standby_config *cfg, const char *section, const 
 			return parse_size(v, &n->memory_budget);
 		if (!strcmp(key, "max_images"))
 			return parse_uint(v, &n->max_images);
+		if (!strcmp(key, "netns"))
+			return valid_name(v) ? copy_str(n->netns, sizeof(n->netns), v) : -EINVAL;
 		return -ENOENT;
 	}
 	if (!strncmp(section, "app ", 4)) {

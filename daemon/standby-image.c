@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,21 @@
 #define MANIFEST "manifest.json"
 #define MAX_IMAGE_FILES 100000
 
-static int run_criu(const struct standby_config *cfg, char *const argv[])
+static void enter_netns(const char *netns)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", netns);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "standby: cannot enter network namespace '%s': %m\n", netns);
+		_exit(126);
+	}
+	close(fd);
+}
+
+static int run_criu(const struct standby_config *cfg, char *const argv[], const char *netns)
 {
 	int status;
 	pid_t pid;
@@ -47,6 +62,8 @@ static int run_criu(const struct standby_config *cfg, char *const argv[])
 			(void)dup2(fd, STDIN_FILENO);
 			(void)dup2(fd, STDOUT_FILENO);
 		}
+		if (netns && netns[0])
+			enter_netns(netns);
 		execv(cfg->criu, argv);
 		_exit(127);
 	}
@@ -66,13 +83,14 @@ int standby_checkpoint(const struct standby_config *cfg, pid_t root, const char 
 	int r;
 
 	snprintf(pid, sizeof(pid), "%d", root);
-	r = run_criu(cfg, argv);
+	r = run_criu(cfg, argv, NULL);
 	if (r < 0)
 		return log_error_errno(r, "criu dump of %d failed, see '%s/dump.log'", root, dir);
 	return 0;
 }
 
-int standby_restore(const struct standby_config *cfg, const char *image_dir, pid_t *ret_root)
+int standby_restore(const struct standby_config *cfg, const char *image_dir, const char *netns,
+		    pid_t *ret_root)
 {
 	char dir[PATH_MAX], pidfile[PATH_MAX + 16], buf[32];
 	char *argv[] = {
@@ -87,7 +105,7 @@ int standby_restore(const struct standby_config *cfg, const char *image_dir, pid
 		return log_error_errno(-errno, "cannot resolve '%s'", image_dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", dir);
 	(void)unlink(pidfile);
-	r = run_criu(cfg, argv);
+	r = run_criu(cfg, argv, netns);
 	if (r < 0)
 		return log_error_errno(r, "criu restore of '%s' failed, see '%s/restore.log'", dir,
 				       dir);

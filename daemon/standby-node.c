@@ -196,6 +196,13 @@ static void refusal_clear(const struct standby_config *cfg, const char *node, co
 	(void)unlink(path);
 }
 
+static const char *node_netns(const struct standby_config *cfg, const char *node)
+{
+	const struct standby_node_rule *nr = standby_config_node(cfg, node);
+
+	return nr ? nr->netns : NULL;
+}
+
 static bool pid_alive(pid_t pid)
 {
 	return pid > 0 && kill(pid, 0) == 0;
@@ -323,7 +330,7 @@ static int preload_here(struct standby_config *cfg, const char *node, const char
 	snprintf(p.image, sizeof(p.image), "%s", dir);
 	snprintf(p.mode, sizeof(p.mode), "%s", mode);
 	if (!strcmp(mode, "restored"))
-		r = standby_restore(cfg, dir, &p.pid);	/* comes back stopped */
+		r = standby_restore(cfg, dir, node_netns(cfg, node), &p.pid);	/* stopped */
 	else
 		r = warm_cache(dir);
 	if (r < 0)
@@ -598,7 +605,7 @@ static int activate(struct standby_config *cfg, const char *name, const char *on
 		r = standby_image_verify(act->image, name, act->generation, &m);
 		if (r < 0)
 			return r;
-		r = standby_restore(cfg, act->image, &root);
+		r = standby_restore(cfg, act->image, node_netns(cfg, act->node), &root);
 		if (r < 0)
 			return r;
 	}

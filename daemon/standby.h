@@ -58,6 +58,7 @@ struct standby_node_rule {
 	char name[STANDBY_NAME_MAX];
 	uint64_t memory_budget;		/* bytes of preloaded images; 0 = no limit */
 	unsigned max_images;		/* 0 = no limit */
+	char netns[STANDBY_NAME_MAX];	/* restore in /run/netns/NETNS ("" = here) */
 };
 
 enum standby_over_budget {
@@ -181,8 +182,12 @@ int standby_manifest_read(const char *dir, struct standby_manifest *ret_m);
 int standby_image_verify(const char *dir, const char *name, uint64_t min_generation,
 			 struct standby_manifest *ret_m);
 
-/* Restore dir with CRIU; the set comes back stopped. ret_root: its host pid. */
-int standby_restore(const struct standby_config *cfg, const char *dir, pid_t *ret_root);
+/*
+ * Restore dir with CRIU, in network namespace /run/netns/NETNS unless netns
+ * is NULL or ""; the set comes back stopped. ret_root: its host pid.
+ */
+int standby_restore(const struct standby_config *cfg, const char *dir, const char *netns,
+		    pid_t *ret_root);
 
 /* `lifeboat standby ...` */
 int standby_cmd(int argc, char **argv);

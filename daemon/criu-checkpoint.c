@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * criu-checkpoint.c - dump and restore with libcriu (see checkpoint.h).
+ * libcriu's local options (criu_local_*) keep each call's settings apart.
+ */
+#include <criu.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "criu: "
+#include "lifeboat/log.h"
+#include "checkpoint.h"
+
+int checkpoint_write_config(const char *path)
+{
+	FILE *f = fopen(path, "we");
+	int r = 0;
+
+	if (!f)
+		return log_error_errno(-errno, "cannot write the CRIU config '%s'", path);
+	fputs("# written by lifeboatd at every start: CRIU options libcriu has no setter for\n"
+	      "file-validation filesize\n", f);
+	if (fclose(f) != 0)
+		r = log_error_errno(-errno, "cannot write the CRIU config '%s'", path);
+	return r;
+}
+
+/* The last "Error" line CRIU wrote into its log, for the message. */
+static void last_error_line(int dir_fd, const char *log, char *buf, size_t size)
+{
+	char line[512];
+	FILE *f;
+	int fd;
+
+	snprintf(buf, size, "see '%s' in the image directory", log);
+	fd = openat(dir_fd, log, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "Error")) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, size, "%s", line);
+		}
+	fclose(f);
+}
+
+static int setup_opts(const struct checkpoint_opts *o, int dir_fd, const char *log, criu_opts **ret)
+{
+	criu_opts *c = NULL;	/* init_opts frees what *c points to */
+	int r;
+
+	r = criu_local_init_opts(&c);
+	if (r < 0)
+		return r;
+	r = criu_local_set_service_binary(c, o->criu_bin);
+	if (r == 0)
+		r = criu_local_set_log_file(c, log);
+	if (r == 0 && o->config_file)
+		r = criu_local_set_config_file(c, o->config_file);
+	if (r < 0) {
+		criu_local_free_opts(c);
+		return r;
+	}
+	criu_local_set_images_dir_fd(c, dir_fd);
+	criu_local_set_log_level(c, (int)o->log_level);
+	criu_local_set_file_locks(c, true);
+	criu_local_set_tcp_established(c, o->tcp_established);
+	*ret = c;
+	return 0;
+}
+
+int checkpoint_dump(pid_t pid, int dir_fd, const struct checkpoint_opts *o)
+{
+	struct watchdog *w;
+	char why[600];
+	criu_opts *c;
+	bool fired;
+	int r;
+
+	r = setup_opts(o, dir_fd, "dump.log", &c);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up libcriu options");
+	if (o->freezer && criu_local_set_freeze_cgroup(c, o->freezer) < 0) {
+		criu_local_free_opts(c);
+		return log_error_errno(-ENOMEM, "cannot set up libcriu options");
+	}
+	criu_local_set_pid(c, pid);
+	criu_local_set_leave_running(c, o->leave_running);
+	r = watchdog_start(o->timeout_s, "criu dump", &w);
+	if (r < 0) {
+		criu_local_free_opts(c);
+		return r;
+	}
+	r = criu_local_dump(c);
+	fired = watchdog_stop(w);
+	criu_local_free_opts(c);
+	if (fired)
+		return log_error_errno(-ETIMEDOUT, "criu dump of pid %d timed out after %u s", (int)pid, o->timeout_s);
+	if (r < 0) {
+		last_error_line(dir_fd, "dump.log", why, sizeof(why));
+		return log_error_errno(r, "criu dump of pid %d failed (%s)", (int)pid, why);
+	}
+	return 0;
+}
+
+int checkpoint_restore(int dir_fd, const struct checkpoint_opts *o, pid_t *ret_pid)
+{
+	struct watchdog *w;
+	char why[600];
+	criu_opts *c;
+	bool fired;
+	int r;
+
+	r = setup_opts(o, dir_fd, "restore.log", &c);
+	if (r < 0)
+		return log_error_errno(r, "cannot set up libcriu options");
+	r = watchdog_start(o->timeout_s, "criu restore", &w);
+	if (r < 0) {
+		criu_local_free_opts(c);
+		return r;
+	}
+	r = criu_local_restore_child(c);
+	fired = watchdog_stop(w);
+	criu_local_free_opts(c);
+	if (fired)
+		return log_error_errno(-ETIMEDOUT, "criu restore timed out after %u s", o->timeout_s);
+	if (r < 0) {
+		last_error_line(dir_fd, "restore.log", why, sizeof(why));
+		return log_error_errno(r, "criu restore failed (%s)", why);
+	}
+	*ret_pid = r;
+	return 0;
+}
