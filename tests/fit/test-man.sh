@@ -4,6 +4,7 @@
 #   - groff reads every page without a warning;
 #   - every option in `lifeboatfs --help` is in lifeboatfs(8);
 #   - every command in `lifeboat --help` is in lifeboat(8);
+#   - every key the config parsers accept is in lifeboat.conf(5);
 #   - every long option in `lifeboatd --help` is in lifeboatd(8) (if built);
 #   - `meson install` puts the four pages into share/man.
 set -euo pipefail
@@ -30,10 +31,11 @@ command -v groff >/dev/null || skip "groff is not installed"
 WORK=$(mktemp -d /tmp/lifeboat-fit-man.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-# render PAGE: plain text, no hyphenation or adjustment, so names stay whole.
+# render PAGE: plain text without hyphenation, one line, single spaces, so
+# that names and "key = value" stay whole wherever the lines broke.
 render()
 {
-	groff -man -Tutf8 -rHY=0 -dAD=l -P-cbou "$1" 2>/dev/null | sed 's/\xe2\x80\x90/-/g'
+	groff -man -Tutf8 -rHY=0 -P-cbou "$1" 2>/dev/null | sed 's/\xe2\x80\x90/-/g' | tr '\n' ' ' | tr -s ' '
 }
 
 for page in "$SRC"/man/lifeboatfs.8 "$SRC"/man/lifeboatd.8 "$SRC"/man/lifeboat.8 "$SRC"/man/lifeboat.conf.5; do
@@ -61,6 +63,16 @@ while read -r cmd; do
 	grep -qF "$cmd" "$WORK/lifeboat.txt" || missing "lifeboat(8) does not document command '$cmd'"
 done <"$WORK/commands"
 
+# lifeboat.conf: every key the parsers accept (strcmp(key, "...") in them).
+render "$SRC/man/lifeboat.conf.5" >"$WORK/conf.txt"
+for parser in "$SRC"/daemon/config.c "$SRC"/daemon/standby-config.c; do
+	[[ -f "$parser" ]] || continue
+	grep -ohE 'strcmp\(key, "[a-z_]+"\)' "$parser" | sed 's/.*"\(.*\)".*/\1/'
+done | sort -u >"$WORK/conf-keys"
+while read -r key; do
+	grep -qE "(^|[^a-z_])$key = " "$WORK/conf.txt" || missing "lifeboat.conf(5) does not document key '$key'"
+done <"$WORK/conf-keys"
+
 if [[ -n "${LIFEBOATD:-}" && -x "${LIFEBOATD:-}" ]]; then
 	render "$SRC/man/lifeboatd.8" >"$WORK/lifeboatd.txt"
 	{ "$LIFEBOATD" --help 2>&1 || true; } | grep -oE -- '--[a-z][a-z-]+' | sort -u >"$WORK/d-options"
@@ -72,7 +84,9 @@ else
 fi
 
 # meson install puts them where man(1) finds them.
+installed="pages not installed (no build dir '$BUILD')"
 if [[ -f "$BUILD/meson-private/coredata.dat" ]]; then
+	installed="pages installed"
 	meson install -C "$BUILD" --no-rebuild --destdir "$WORK/root" >"$WORK/install.log" 2>&1 ||
 		{ tail -n 20 "$WORK/install.log" >&2; missing "meson install failed"; }
 	for p in man8/lifeboatfs.8 man8/lifeboatd.8 man8/lifeboat.8 man5/lifeboat.conf.5; do
@@ -81,4 +95,4 @@ if [[ -f "$BUILD/meson-private/coredata.dat" ]]; then
 fi
 
 ((MISSING == 0)) || exit 1
-echo "PASS: $(wc -l <"$WORK/fs-options") lifeboatfs options and $(wc -l <"$WORK/commands") lifeboat commands documented, pages installed"
+echo "PASS: $(wc -l <"$WORK/fs-options") lifeboatfs options, $(wc -l <"$WORK/commands") lifeboat commands and $(wc -l <"$WORK/conf-keys") lifeboat.conf keys documented, $installed"
