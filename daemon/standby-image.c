@@ -6,8 +6,9 @@
  *
  *   IMAGE_ROOT/NAME/GENERATION/{*.img, manifest.json, dump.log, restore.log}
  *
- * The checksum covers every file but the manifest and the logs, in name
- * order, each as its name, a NUL, its length and its bytes.
+ * The checksum covers every file but the manifest, the logs and the files a
+ * restore adds (restore.pid, stats-restore), in name order, each as its
+ * name, a NUL, its length and its bytes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -130,7 +131,8 @@ static bool counted(const char *name)
 		return false;
 	if (n > 4 && !strcmp(name + n - 4, ".log"))
 		return false;
-	return strcmp(name, "restore.pid") != 0 && strncmp(name, "preload.", 8) != 0;
+	/* criu adds stats-restore at each restore */
+	return strcmp(name, "restore.pid") != 0 && strcmp(name, "stats-restore") != 0;
 }
 
 static int cmp_names(const void *a, const void *b)
