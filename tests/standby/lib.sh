@@ -26,6 +26,12 @@ cleanup()
 {
 	local p
 
+	# preloaded standbys (stopped, restored sets) this test made
+	for f in "$W"/state/*/*.json; do
+		[[ -f "$f" ]] || continue
+		p=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pid", 0))' "$f" 2>/dev/null || echo 0)
+		((p > 0)) && PIDS+=("$p")
+	done
 	for p in "${PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null || true
 	done
