@@ -56,11 +56,13 @@ done <"$WORK/fs-options"
 # lifeboat: the commands of --help (leading lowercase words of each entry).
 render "$SRC/man/lifeboat.8" >"$WORK/lifeboat.txt"
 "$LIFEBOAT" --help | sed -n '/^Commands:/,/^$/p' |
-	awk '/^  [a-z]/ { c = ""; for (i = 1; i <= NF && $i ~ /^[a-z][a-z-]*$/; i++) c = c (c ? " " : "") $i; print c }' |
+	awk '/^  [a-z]/ { sub(/^  /, ""); sub(/  .*/, ""); n = split($0, w, " "); c = "";
+		for (i = 1; i <= n && w[i] ~ /^[a-z][a-z-]*$/; i++) c = c (c ? " " : "") w[i]; print c }' |
 	sort -u >"$WORK/commands"
 [[ $(wc -l <"$WORK/commands") -ge 3 ]] || missing "cannot read the commands of 'lifeboat --help'"
+# each command heads an entry of its own in the page's source: ".B run ..."
 while read -r cmd; do
-	grep -qF "$cmd" "$WORK/lifeboat.txt" || missing "lifeboat(8) does not document command '$cmd'"
+	grep -qE "^\.BI? $cmd( |\\\\|\$)" "$SRC/man/lifeboat.8" || missing "lifeboat(8) has no entry for command '$cmd'"
 done <"$WORK/commands"
 
 # lifeboat.conf: every key the parsers accept (strcmp(key, "...") in them).
