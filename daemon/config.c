@@ -24,6 +24,7 @@ struct parse_state {
 	unsigned line;
 	unsigned errors;
 	char section[CONFIG_NAME_MAX + 16];	/* the section being filled */
+	bool section_bad;			/* its header was refused */
 	struct config *c;
 	bool seen_node;
 };
@@ -43,13 +44,30 @@ static int parse_error(struct parse_state *st, const char *fmt, ...)
 	return 0;
 }
 
+static int open_section(struct parse_state *st, const char *section);
+
+/*
+ * inih's reader: counts lines, and opens each [section] on its own line
+ * (inih only reports sections through their keys, so an empty or unknown
+ * section would otherwise pass unseen, or be blamed on its first key).
+ */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parse_state *st = stream;
 	char *r = fgets(str, num, st->f);
+	const char *p, *end;
+	char name[sizeof(st->section)];
 
-	if (r)
-		st->line++;
+	if (!r)
+		return r;
+	st->line++;
+	p = r + strspn(r, " \t");
+	end = strchr(p, ']');
+	if (*p == '[' && end && (size_t)(end - p - 1) < sizeof(name)) {
+		memcpy(name, p + 1, (size_t)(end - p - 1));
+		name[end - p - 1] = '\0';
+		open_section(st, name);
+	}
 	return r;
 }
 
@@ -241,8 +259,8 @@ static enum section_kind split_section(const char *section, const char **ret_nam
 	return SEC_NONE;
 }
 
-/* Called at the first key of a new section: makes its entry. */
-static int open_section(struct parse_state *st, const char *section)
+/* Called at a section's header line: makes its entry. */
+static int open_section_entry(struct parse_state *st, const char *section)
 {
 	struct config *c = st->c;
 	const char *name;
@@ -276,6 +294,14 @@ static int open_section(struct parse_state *st, const char *section)
 	return 1;
 }
 
+static int open_section(struct parse_state *st, const char *section)
+{
+	int r = open_section_entry(st, section);
+
+	st->section_bad = r == 0;
+	return r;
+}
+
 static int handle_key(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_state *st = user;
@@ -284,8 +310,8 @@ static int handle_key(void *user, const char *section, const char *key, const ch
 
 	if (!section[0])
 		return parse_error(st, "key '%s' outside of any section", key);
-	if (strcmp(section, st->section) && !open_section(st, section))
-		return 0;
+	if (strcmp(section, st->section) || st->section_bad)
+		return 0;	/* a bad section, reported at its header */
 	kind = split_section(section, &name);
 	switch (kind) {
 	case SEC_NODE:

@@ -57,7 +57,8 @@ int control_call(const char *socket_path, struct json_object *req, int timeout_s
 	if (r < 0)
 		return r;
 	r = control_send(fd, req);
-	if (r < 0) {
+	/* a refusing lifeboatd answers and hangs up before reading: read it */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
 		close(fd);
 		return log_error_errno(r, "cannot send the request to lifeboatd");
 	}

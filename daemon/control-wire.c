@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define LOG_PREFIX "control: "
@@ -20,7 +21,8 @@ static int write_all(int fd, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		/* MSG_NOSIGNAL: a peer that hung up is an error, not a SIGPIPE */
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -102,6 +103,20 @@ void lifeboatd_reap(struct lifeboatd *d)
 	}
 }
 
+/*
+ * Drops what a refused client sent beyond the header: closing a unix socket
+ * with unread data resets it, and the client would lose our error response.
+ */
+static void discard_input(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while (total < CONTROL_MSG_MAX && (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		total += (size_t)n;
+}
+
 static void serve_one(struct lifeboatd *d)
 {
 	struct json_object *req = NULL, *resp = NULL;
@@ -122,6 +137,7 @@ static void serve_one(struct lifeboatd *d)
 		control_send_error(fd, r, "malformed request: not one control frame with a JSON object");
 	if (r < 0) {
 		log_warning_errno(r, "bad request from pid %d", (int)caller);
+		discard_input(fd);
 		close(fd);
 		return;
 	}
