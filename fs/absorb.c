@@ -116,9 +116,9 @@ void absorb_begin(struct lb_fs *fs, int err)
 	int r;
 
 	absorb_note_error(fs, err);
-	pthread_rwlock_wrlock(&fs->mode_lock);
+	mode_wrlock(fs);
 	if (fs->state != LB_HEALTHY) {
-		pthread_rwlock_unlock(&fs->mode_lock);
+		mode_wrunlock(fs);
 		return;
 	}
 	head = queue_take_all(fs);
@@ -131,7 +131,7 @@ void absorb_begin(struct lb_fs *fs, int err)
 	fs->stats.journal_records += n;
 	pthread_mutex_unlock(&fs->state_mutex);
 	set_state(fs, LB_ABSORBING);
-	pthread_rwlock_unlock(&fs->mode_lock);
+	mode_wrunlock(fs);
 	log_warning_errno(err, "store path failed: absorbing, %llu queued mutations journaled",
 			  (unsigned long long)n);
 }
@@ -146,7 +146,10 @@ int absorb_apply(struct lb_fs *fs, struct lb_mut *m)
 	pthread_mutex_unlock(&fs->ov_lock);
 	if (r < 0)
 		return r;
+	if (stall_wait_begin(fs) < 0)
+		return -ECANCELED;	/* abandoned: a rescue journals it */
 	r = journal_append(fs->journal, &m->rec);
+	(void)stall_wait_end(fs);
 	if (r < 0) {
 		log_error_errno(r, "cannot journal %s of '%s' (journal %s): holding",
 				journal_type_to_string(m->rec.type), m->rec.path,
@@ -207,6 +210,8 @@ int hold_wait(struct lb_fs *fs)
 	bool warned = false;
 	int r = 0;
 
+	if (stall_wait_begin(fs) < 0)
+		return -ECANCELED;	/* abandoned: a rescue answers */
 	pthread_mutex_lock(&fs->state_mutex);
 	fs->stats.holds++;
 	if (fs->stats.holding++ == 0)
@@ -235,6 +240,7 @@ int hold_wait(struct lb_fs *fs)
 		r = -EIO;	/* unmounting: the journal keeps what was acknowledged */
 	hold_end(fs, start);
 	pthread_mutex_unlock(&fs->state_mutex);
+	(void)stall_wait_end(fs);
 	return r;
 }
 
@@ -311,7 +317,7 @@ static void absorb_recover(struct lb_fs *fs)
 	uint64_t start = now_ms(CLOCK_MONOTONIC);
 	int r;
 
-	pthread_rwlock_wrlock(&fs->mode_lock);
+	mode_wrlock(fs);
 	set_state(fs, LB_RECOVERING);
 	pthread_mutex_lock(&fs->state_mutex);
 	fs->stats.replay_total = fs->stats.journal_records;
@@ -324,7 +330,7 @@ static void absorb_recover(struct lb_fs *fs)
 			log_error_errno(r, "cannot replay the journal (record %llu): still absorbing",
 					(unsigned long long)stats.failed_seq);
 		set_state(fs, LB_ABSORBING);
-		pthread_rwlock_unlock(&fs->mode_lock);
+		mode_wrunlock(fs);
 		return;
 	}
 	realize_virtuals(fs);
@@ -334,7 +340,7 @@ static void absorb_recover(struct lb_fs *fs)
 	fs->stats.journal_records = 0;
 	pthread_mutex_unlock(&fs->state_mutex);
 	set_state(fs, LB_HEALTHY);
-	pthread_rwlock_unlock(&fs->mode_lock);
+	mode_wrunlock(fs);
 	log_notice("store path back: %llu records replayed in %llu ms, healthy",
 		   (unsigned long long)(stats.applied + stats.done),
 		   (unsigned long long)(now_ms(CLOCK_MONOTONIC) - start));
@@ -362,8 +368,12 @@ static void *prober_main(void *arg)
 		}
 		pthread_mutex_unlock(&fs->state_mutex);
 		usleep(pause);
-		if (fs->state == LB_ABSORBING && store_answers(fs))
-			absorb_recover(fs);
+		if (fs->state == LB_ABSORBING && store_answers(fs)) {
+			/* No stalled call may land on the store after the replay. */
+			stall_drain(fs);
+			if (!stall_gate_closed(fs))
+				absorb_recover(fs);
+		}
 	}
 }
 
@@ -432,15 +442,13 @@ static int journal_setup(struct lb_fs *fs)
 
 int absorb_init(struct lb_fs *fs)
 {
-	pthread_rwlockattr_t attr;
 	struct statvfs sv;
 	struct statfs sfs;
+	int r;
 
-	/* A waiting absorb_begin() must not starve behind new readers. */
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&fs->mode_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	r = stall_init(fs);
+	if (r < 0)
+		return r;
 	pthread_mutex_init(&fs->ov_lock, NULL);
 	pthread_mutex_init(&fs->state_mutex, NULL);
 	pthread_cond_init(&fs->state_cond, NULL);
@@ -466,6 +474,9 @@ int absorb_start(struct lb_fs *fs)
 	r = queue_start_flusher(fs);
 	if (r < 0)
 		return log_error_errno(r, "cannot start the flusher");
+	r = stall_start(fs);
+	if (r < 0)
+		return log_error_errno(r, "cannot start the stall watchdog");
 	r = -pthread_create(&fs->prober, NULL, prober_main, fs);
 	if (r < 0)
 		return log_error_errno(r, "cannot start the prober");
@@ -481,6 +492,7 @@ void absorb_shutdown(struct lb_fs *fs)
 	fs->stopping = true;
 	pthread_cond_broadcast(&fs->state_cond);
 	pthread_mutex_unlock(&fs->state_mutex);
+	stall_stop(fs);
 	pthread_join(fs->prober, NULL);
 	queue_stop_flusher(fs);
 	if (fs->state == LB_HEALTHY) {

@@ -53,6 +53,8 @@ static int file_fd(struct lb_fs *fs, struct lb_file *f)
 {
 	int fd = f->fd, expected = -1;
 
+	if (stall_gate_closed(fs))
+		return -ETIMEDOUT;
 	if (fd >= 0)
 		return fd;
 	fd = inode_open(fs, f->inode, backing_flags(f->flags), true);

@@ -287,6 +287,8 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode)
 
 	if (inode->virt)
 		return -ESTALE;	/* not on the store until the journal is replayed */
+	if (stall_gate_closed(fs))
+		return -ETIMEDOUT;
 	if (inode->pinned)
 		return inode->fd;
 
@@ -767,6 +769,8 @@ int inode_open(struct lb_fs *fs, struct lb_inode *inode, int flags, bool reresol
 	char path[PROC_FD_PATH_MAX];
 	int fd, pfd;
 
+	if (stall_gate_closed(fs))
+		return -ETIMEDOUT;
 	if (inode->handle) {
 		fd = open_by_handle_at(fs->mount_fd, inode->handle, flags);
 		if (fd < 0 && errno == ESTALE && reresolve && inode_reresolve(fs, inode) == 0)

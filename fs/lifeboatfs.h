@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "absorb.h"
+#include "stall.h"
 
 struct lb_options {
 	char *store;		/* backing directory, absolute */
@@ -98,8 +99,8 @@ struct lb_fs {
 	size_t name_nbuckets;		/* protected by inodes_lock */
 	size_t nnames;			/* protected by inodes_lock */
 
-	_Atomic int state;		/* enum lb_state; written under mode_lock (write) */
-	pthread_rwlock_t mode_lock;	/* see absorb.h */
+	_Atomic int state;		/* enum lb_state; written under the mode lock (write) */
+	struct lb_stall stall;		/* path_timeout, and the mode lock: see stall.h */
 	bool store_writable;		/* the store accepted writes at mount */
 	bool store_syncfs;		/* syncfs(2) reaches the store (it is not FUSE) */
 	struct lb_queue queue;
@@ -123,6 +124,12 @@ struct lb_file {
 	struct lb_file *next;		/* in inode->files; protected by fs->inodes_lock */
 	struct lb_file *prev;		/* protected by fs->inodes_lock */
 };
+
+/* True while a store call stalls: no new one is made, they fail with ETIMEDOUT. */
+static inline bool stall_gate_closed(struct lb_fs *fs)
+{
+	return atomic_load_explicit(&fs->stall.stalled, memory_order_relaxed);
+}
 
 static inline struct lb_fs *fs_of(fuse_req_t req)
 {

@@ -121,6 +121,11 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 	*ret_again = false;
 	if (r >= 0)
 		refresh_touched(fs, m);
+	/* Stuck past path_timeout meanwhile: a rescue journals it instead. */
+	if (stall_commit(fs) < 0) {
+		mode_rdunlock(fs);
+		return -ECANCELED;
+	}
 	if (r >= 0 && m->journalable) {
 		int q = queue_push(fs, m);
 
@@ -128,7 +133,7 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 			log_error_errno(q, "cannot queue a %s of '%s': not protected until the next flush",
 					journal_type_to_string(m->rec.type), m->rec.path);
 	}
-	pthread_rwlock_unlock(&fs->mode_lock);
+	mode_rdunlock(fs);
 	if (r < 0 && is_path_failure(fs, r)) {
 		absorb_begin(fs, r);
 		*ret_again = true;
@@ -162,7 +167,8 @@ int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 			if (r < 0 && is_path_failure(fs, r))
 				absorb_begin(fs, r);
 		}
-		pthread_rwlock_rdlock(&fs->mode_lock);
+		if (mode_rdlock(fs) < 0)
+			return -ECANCELED;	/* abandoned: a rescue answers */
 		switch (fs->state) {
 		case LB_HEALTHY:
 			r = run_healthy(fs, m, store, arg, &again);
@@ -172,12 +178,12 @@ int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 		case LB_ABSORBING:
 			r = m->journalable ? absorb_apply(fs, m) :
 			    m->unlinked	   ? absorb_ghost(fs, m) : -EAGAIN;
-			pthread_rwlock_unlock(&fs->mode_lock);
+			mode_rdunlock(fs);
 			if (r != -EAGAIN)
 				return r;
 			break;
 		default:
-			pthread_rwlock_unlock(&fs->mode_lock);
+			mode_rdunlock(fs);
 			break;
 		}
 		r = hold_wait(fs);

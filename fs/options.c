@@ -43,7 +43,7 @@ static const struct opt_desc opt_table[] = {
 	OPT("on_hold_timeout", OPT_HOLD_POLICY, hold_eio,
 	    "wait (keep waiting, default) or eio (fail the request)"),
 	OPT("path_timeout", OPT_SECONDS, path_timeout,
-	    "stall limit of a store call (10; accepted, not enforced yet)"),
+	    "seconds a store call may take before it counts as a path failure (10; 0: no limit)"),
 	OPT("probe_interval", OPT_SECONDS, probe_interval,
 	    "seconds between probes of a failed path (0.2)"),
 	OPT("attr_timeout", OPT_SECONDS, attr_timeout, "seconds the kernel caches attributes (86400)"),

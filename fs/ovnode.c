@@ -342,6 +342,7 @@ bool ov_getattr(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st)
 
 struct read_base_ctx {
 	int fd;
+	bool stalled;
 };
 
 /* The store's synced bytes; past its end they read as zeros (a grown file). */
@@ -350,6 +351,8 @@ static int read_base(void *ctx, void *dst, uint64_t off, size_t len)
 	struct read_base_ctx *c = ctx;
 	size_t done = 0;
 
+	if (c->stalled)
+		return -ETIMEDOUT;	/* never block under ov_lock */
 	if (c->fd < 0)
 		return -ESTALE;
 	while (done < len) {
@@ -370,7 +373,7 @@ static int read_base(void *ctx, void *dst, uint64_t off, size_t len)
 ssize_t ov_read(struct lb_fs *fs, struct lb_inode *inode, int fd, void *buf, size_t len,
 		off_t off)
 {
-	struct read_base_ctx c = { .fd = fd };
+	struct read_base_ctx c = { .fd = fd, .stalled = stall_gate_closed(fs) };
 	ssize_t r;
 
 	pthread_mutex_lock(&fs->ov_lock);

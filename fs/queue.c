@@ -153,12 +153,14 @@ void queue_wait_room(struct lb_fs *fs)
 {
 	struct lb_queue *q = &fs->queue;
 
+	(void)stall_wait_begin(fs);	/* the flusher's stall is its own */
 	pthread_mutex_lock(&q->lock);
 	while (q->bytes > q->budget && !q->stopping && fs->state == LB_HEALTHY) {
 		pthread_cond_signal(&q->work);
 		pthread_cond_wait(&q->room, &q->lock);
 	}
 	pthread_mutex_unlock(&q->lock);
+	(void)stall_wait_end(fs);
 }
 
 /* Takes every entry out of the queue, in order (absorb.c journals them). */
@@ -262,24 +264,50 @@ static bool entry_changes_content(const struct lb_qentry *e)
  */
 static int flush_entries(struct lb_fs *fs, struct lb_qentry *first, uint64_t upto, uint64_t mark)
 {
+	struct lb_inode **todo;
+	size_t n = 0, cap = 64;
+	int r = 0;
+
 	if (fs->store_syncfs)
 		return syncfs(fs->mount_fd) < 0 ? -errno : 0;
+	/*
+	 * The objects first, each with a ref: a sync that stalls past
+	 * path_timeout gets this thread abandoned and the queue journaled and
+	 * freed, so no entry may be touched once the first sync started.
+	 */
+	todo = malloc(cap * sizeof(*todo));
+	if (!todo)
+		return -ENOMEM;
 	for (struct lb_qentry *e = first; e && e->rec.seq <= upto; e = e->next) {
 		for (int i = 0; i < 3; i++) {
 			struct lb_inode *inode = e->inodes[i];
-			int r;
 
 			if (!inode || inode->flush_mark == mark)
 				continue;
 			if (i == 0 && !entry_changes_content(e))
 				continue;
+			if (n == cap) {
+				struct lb_inode **grown = realloc(todo, 2 * cap * sizeof(*todo));
+
+				if (!grown) {
+					r = -ENOMEM;
+					goto out;
+				}
+				todo = grown;
+				cap *= 2;
+			}
 			inode->flush_mark = mark;
-			r = sync_inode(fs, inode);
-			if (r < 0)
-				return r;
+			inode_ref(fs, inode);
+			todo[n++] = inode;
 		}
 	}
-	return 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = sync_inode(fs, todo[i]);
+out:
+	for (size_t i = 0; i < n; i++)
+		inode_unref(fs, todo[i]);
+	free(todo);
+	return r;
 }
 
 static void trim_upto(struct lb_fs *fs, uint64_t upto)
@@ -321,11 +349,13 @@ int queue_flush_once(struct lb_fs *fs)
 	int r;
 
 	pthread_mutex_lock(&q->flush_lock);
-	pthread_rwlock_rdlock(&fs->mode_lock);
-	if (fs->state != LB_HEALTHY) {
-		r = 0;
-		goto out;
+	r = mode_rdlock(fs);
+	if (r < 0) {
+		pthread_mutex_unlock(&q->flush_lock);
+		return r;	/* abandoned while waiting: nothing to do here */
 	}
+	if (fs->state != LB_HEALTHY)
+		goto out;
 	pthread_mutex_lock(&q->lock);
 	first = q->head;
 	upto = q->last_seq;
@@ -333,11 +363,14 @@ int queue_flush_once(struct lb_fs *fs)
 	r = 0;
 	if (!first)
 		goto out;
+	stall_call_begin(fs);
 	r = flush_entries(fs, first, upto, ++q->flush_gen);
+	if (stall_call_end(fs) < 0)
+		r = -ECANCELED;	/* stalled: the queue went to the journal meanwhile */
 	if (r == 0)
 		trim_upto(fs, upto);
 out:
-	pthread_rwlock_unlock(&fs->mode_lock);
+	mode_rdunlock(fs);
 	pthread_mutex_unlock(&q->flush_lock);
 	return r;
 }
@@ -349,6 +382,7 @@ static void *flusher_main(void *arg)
 	struct timespec until;
 	int r;
 
+	stall_thread_register(fs);
 	pthread_mutex_lock(&q->lock);
 	while (!q->stopping) {
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -366,7 +400,7 @@ static void *flusher_main(void *arg)
 		r = queue_flush_once(fs);
 		if (r < 0 && errclass_is_path_failure(r, fs->store_writable))
 			absorb_begin(fs, r);
-		else if (r < 0)
+		else if (r < 0 && r != -ECANCELED)
 			log_warning_errno(r, "cannot make the store durable, retrying");
 		pthread_mutex_lock(&q->lock);
 	}

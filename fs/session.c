@@ -121,21 +121,38 @@ static void patch_init_reply(struct iovec *iov, int count)
 	init->flags |= FUSE_HANDLE_KILLPRIV_V2;
 }
 
+/*
+ * A rescued request is answered by its rescue, on the channel it came
+ * from; the left-behind thread's late answer is dropped as if the kernel
+ * had refused it (ENOENT: what libfuse sees for an interrupted request).
+ */
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	if (!atomic_load_explicit(&init_reply_seen, memory_order_relaxed))
 		patch_init_reply(iov, count);
+	fd = stall_reply_fd(fd);
+	if (fd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
 	return writev(fd, iov, count);
 }
 
-/* FUSE_TMPFILE, unknown to libfuse 3.14, is answered by tmpfile.c. */
+/*
+ * FUSE_TMPFILE, unknown to libfuse 3.14, is answered by tmpfile.c. Each
+ * request read here is served by this thread until its next read: the
+ * stall watchdog watches it in between.
+ */
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n;
 
+	stall_request_end(userdata);
 	do
 		n = read(fd, buf, len);
 	while (n > 0 && tmpfile_intercept(userdata, fd, buf, (size_t)n));
+	if (n > 0)
+		stall_request_begin(userdata, fd, buf, (size_t)n);
 	return n;
 }
 

@@ -54,7 +54,8 @@ static struct json_object *status_json(struct lb_fs *fs)
 	struct json_object *o = json_object_new_object(), *abs = json_object_new_object();
 	struct lb_absorb_stats s;
 	struct journal_info ji = { 0 };
-	uint64_t qbytes, qrecords;
+	uint64_t qbytes, qrecords, stalls, rescued;
+	unsigned int stuck;
 
 	pthread_mutex_lock(&fs->state_mutex);
 	s = fs->stats;
@@ -91,6 +92,10 @@ static struct json_object *status_json(struct lb_fs *fs)
 	add_u64(o, "hold_longest_ms", s.hold_longest_ms);
 	add_u64(o, "replay_done", s.replay_done);
 	add_u64(o, "replay_total", s.replay_total);
+	stall_stats(fs, &stalls, &rescued, &stuck);
+	add_u64(o, "stalls", stalls);
+	add_u64(o, "stalled_requests_rescued", rescued);
+	add_u64(o, "stalled_calls_left", stuck);
 	return o;
 }
 

@@ -32,17 +32,21 @@
 #                 healthy and absorbing
 #   s6-journal    `lifeboat journal inspect` lists records (> 0) and
 #                 `lifeboat journal verify` exits 0 during the outage
+#   s7-stall      the path hangs (`stall all`): the write that finds it is
+#                 answered within path_timeout plus a little, absorbed,
+#                 and its stuck store call lands before the replay
+#   s7-stall-eio  a hang that ends in EIO with unsynced data rolled back
 #
 # Each scenario runs SCEN_REPEAT (3) times in a row. Environment:
 # SCEN_ONLY="s1-eio s4-hold" (a subset), SCEN_REPEAT, SCEN_OP_LIMIT (s an op
 # may take before it counts as hung, 20), LIFEBOAT (the lifeboat CLI).
 set -uo pipefail
-ABSORB_LB_OPTS=${ABSORB_LB_OPTS:-queue_budget=256K,flush_interval=0.5,hold=30,on_hold_timeout=wait,path_timeout=5}
+ABSORB_LB_OPTS=${ABSORB_LB_OPTS:-queue_budget=256K,flush_interval=0.5,hold=30,on_hold_timeout=wait,path_timeout=2}
 source "$(dirname "$0")/lib-absorb.sh"
 
 REPEAT=${SCEN_REPEAT:-3}
 OP_LIMIT=${SCEN_OP_LIMIT:-20}
-ALL="s1-eio s1-lookup s2-enotconn s2-etimedout s2-erofs s2-eio-write s3-kill s4-hold s5-apperr s6-journal"
+ALL="s1-eio s1-lookup s2-enotconn s2-etimedout s2-erofs s2-eio-write s3-kill s4-hold s5-apperr s6-journal s7-stall s7-stall-eio"
 ONLY=${SCEN_ONLY:-$ALL}
 
 ab_init absorb-scenarios
@@ -65,7 +69,7 @@ file ops, mirror first, then the mount (paths relative to the roots):
   stat P | ls P
   hopen H P [r] | hwrite H OFF LEN SEED | hread H [MIN_S] | hclose H
 control ops, once:
-  fail ARGS... | heal | bgheal S | state STATE [T] | seen STATE
+  fail ARGS... | stall ARGS... | heal | bgheal S | state STATE [T] | seen STATE
   within S (the last file op took <= S s on the mount)
   settle [T] | kill | inspect | compare store|mount | mark TEXT
 """
@@ -407,8 +411,8 @@ def main():
             expect, w = w[0], w[1:]
         op, args = w[0], w[1:]
         cur['op'], cur['t'] = line, time.monotonic()
-        if op == 'fail':
-            res = ctl('fail', *args)
+        if op in ('fail', 'stall'):
+            res = ctl(op, *args)
         elif op == 'heal':
             res = ctl('heal')
         elif op == 'bgheal':
@@ -568,6 +572,15 @@ ops_s1()
 	ops_before
 	echo "fail $1"
 	ops_outage
+	ops_store_reads
+}
+
+# the path hangs: the first write waits path_timeout (2 s), not for the path
+ops_s7()
+{
+	ops_before
+	echo "stall all $1"
+	ops_outage | sed -e 's/^within 2$/within 4/'
 	ops_store_reads
 }
 
@@ -788,6 +801,8 @@ scenario_ops()
 	s4-hold) ops_s4 ;;
 	s5-apperr) ops_s5 ;;
 	s6-journal) ops_s6 ;;
+	s7-stall) ops_s7 "" ;;
+	s7-stall-eio) ops_s7 "then=EIO" ;;
 	*) lb_fail "unknown scenario '$1' (known: $ALL)" ;;
 	esac
 }
