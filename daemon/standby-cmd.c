@@ -134,7 +134,8 @@ static int wait_app(pid_t root)
 
 /* Checkpoints the stopped set, lets it go on, then writes the manifest. */
 static int checkpoint_set(const struct run_args *a, pid_t root, const struct standby_set *set,
-			  const struct standby_trigger *trig, char *dir, size_t dir_size)
+			  const struct standby_trigger *trig, uint64_t started_ns, char *dir,
+			  size_t dir_size)
 {
 	struct standby_manifest m = { 0 };
 	uint64_t gen;
@@ -157,6 +158,7 @@ static int checkpoint_set(const struct run_args *a, pid_t root, const struct sta
 	snprintf(m.name, sizeof(m.name), "%s", a->name);
 	snprintf(m.trigger, sizeof(m.trigger), "%s", trig->what);
 	m.generation = gen;
+	m.init_us = (trig->stopped_ns - started_ns) / 1000;
 	m.created = (uint64_t)time(NULL);
 	r = standby_image_checksum(dir, &m.checksum, &m.size);
 	if (r < 0)
@@ -203,6 +205,7 @@ static int standby_run(int argc, char **argv)
 	struct standby_set set;
 	struct run_args a;
 	char dir[PATH_MAX];
+	uint64_t started_ns;
 	int status, r;
 	pid_t root;
 
@@ -213,6 +216,7 @@ static int standby_run(int argc, char **argv)
 	if (a.image_root)
 		snprintf(cfg.image_root, sizeof(cfg.image_root), "%s", a.image_root);
 	o = (struct standby_run_opts){ .argv = a.argv, .log_path = a.log, .trace = !a.no_trace };
+	started_ns = standby_now_ns();
 	if (standby_spawn(&o, &root) < 0)
 		return EXIT_FAILED;
 	printf("pid %d\n", root);
@@ -232,7 +236,7 @@ static int standby_run(int argc, char **argv)
 	if (a.dry_run_ms >= 0)
 		r = hold_dry_run(&a, &set, &trig);
 	else
-		r = checkpoint_set(&a, root, &set, &trig, dir, sizeof(dir));
+		r = checkpoint_set(&a, root, &set, &trig, started_ns, dir, sizeof(dir));
 	if (r == 0 && a.dry_run_ms < 0 && a.standby_on)
 		(void)preload_nodes(&a);
 	r = wait_app(root);

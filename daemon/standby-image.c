@@ -250,6 +250,7 @@ int standby_manifest_write(const char *dir, const struct standby_manifest *m)
 	json_object_object_add(o, "size", json_object_new_uint64(m->size));
 	json_object_object_add(o, "checksum", json_object_new_uint64(m->checksum));
 	json_object_object_add(o, "pause_us", json_object_new_uint64(m->pause_us));
+	json_object_object_add(o, "init_us", json_object_new_uint64(m->init_us));
 	json_object_object_add(o, "trigger", json_object_new_string(m->trigger));
 	snprintf(path, sizeof(path), "%s/" MANIFEST, dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -307,6 +308,8 @@ int standby_manifest_read(const char *dir, struct standby_manifest *ret_m)
 		r = get_u64(o, "checksum", &m.checksum);
 	if (!r)
 		r = get_u64(o, "pause_us", &m.pause_us);
+	if (!r)
+		r = get_u64(o, "init_us", &m.init_us);
 	if (!r)
 		r = get_str(o, "trigger", m.trigger, sizeof(m.trigger));
 	json_object_put(o);

@@ -163,6 +163,7 @@ struct standby_manifest {
 	uint64_t size;			/* bytes of image files */
 	uint64_t checksum;		/* XXH3-64 over the image files, sorted by name */
 	uint64_t pause_us;		/* how long the original stood still */
+	uint64_t init_us;		/* from its start to the checkpoint point, traced */
 	char trigger[512];
 };
 
