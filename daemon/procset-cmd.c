@@ -16,6 +16,7 @@
 #include "lifeboat/log.h"
 #include "control.h"
 #include "lifeboat.h"
+#include "standby.h"	/* issue 6 hooks in cmd_run and cmd_ps */
 
 extern char **environ;
 
@@ -27,6 +28,8 @@ void procset_cmd_help(void)
 	printf("  run --name NAME [--service-ip ADDR] [--cwd DIR] -- CMD [ARGS...]\n"
 	       "                             start CMD as a process set under lifeboatd (own PID\n"
 	       "                             namespace and cgroup; cwd defaults to the current one)\n"
+	       "  run --name NAME --standby-on NODE[,NODE] [--cwd DIR] -- CMD [ARGS...]\n"
+	       "                             run CMD traced (see standby run) for a warm-standby image\n"
 	       "  ps [--json]                list the process sets\n"
 	       "  stop NAME [--timeout S]    SIGTERM the set, SIGKILL after S seconds\n"
 	       "  checkpoint NAME [--dir DIR] [--leave-running] [--json]\n"
@@ -142,6 +145,9 @@ static int cmd_run(int argc, char **argv)
 	char cwd[PATH_MAX];
 	int n_env = 0;
 
+	/* issue 6 hook: --standby-on is traced and checkpointed by daemon/standby-cmd.c */
+	if (standby_run_requested(argc, argv))
+		return standby_run_hook(argc, argv);
 	if (parse_opts(argc, argv, &o) < 0)
 		return EXIT_USAGE;
 	if (!o.name || optind >= argc) {
@@ -199,6 +205,7 @@ static int cmd_ps(int argc, char **argv)
 		printf("%-20s %-13s %8s %10s %10s  %s\n", "NAME", "STATE", "PID", "CPU(s)", "MEM(MiB)", "COMMAND");
 		for (size_t i = 0; i < json_object_array_length(list); i++)
 			print_ps_line(json_object_array_get_idx(list, i));
+		standby_ps_hook();	/* issue 6 hook: standby images (daemon/standby-cmd.c) */
 	}
 	json_object_put(resp);
 	return EXIT_OK;

@@ -62,6 +62,7 @@ static int mkdir_p(const char *path, mode_t mode)
 
 struct run_args {
 	const char *name;
+	const char *cwd;
 	const char *config;
 	const char *log;
 	const char *image_root;
@@ -83,6 +84,9 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "dry-run", required_argument, NULL, 'd' },
 		{ "no-trace", no_argument, NULL, 'T' },
+		{ "cwd", required_argument, NULL, 'C' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "service-ip", required_argument, NULL, 'I' },
 		{},
 	};
 	int c;
@@ -99,6 +103,12 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case 'm': a->mode = optarg; break;
 		case 'd': a->dry_run_ms = atol(optarg); break;
 		case 'T': a->no_trace = true; break;
+		case 'C': a->cwd = optarg; break;
+		case 'S':
+		case 'I':
+			log_error("--%s is not supported with --standby-on: the app runs traced in this process, not under lifeboatd",
+				  c == 'S' ? "socket" : "service-ip");
+			return -EINVAL;
 		default: return -EINVAL;
 		}
 	}
@@ -117,6 +127,27 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		log_error("standby run: bad --mode '%s' (restored or cache)", a->mode);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * CRIU refuses to restore a file whose size changed since the dump unless it
+ * was opened O_APPEND: an inherited stdout would make every image useless.
+ * Output goes to IMAGE_ROOT/NAME/app.log (O_APPEND) unless --log names one.
+ */
+static int default_log(struct run_args *a, char *buf, size_t size)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", cfg.image_root, a->name);
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return log_error_errno(r, "cannot create '%s'", dir);
+	if ((size_t)snprintf(buf, size, "%s/app.log", dir) >= size)
+		return log_error_errno(-ENAMETOOLONG, "image root '%s' too long", cfg.image_root);
+	a->log = buf;
+	log_info("output of '%s' goes to '%s'", a->name, buf);
 	return 0;
 }
 
@@ -204,7 +235,7 @@ static int standby_run(int argc, char **argv)
 	struct standby_trigger trig;
 	struct standby_set set;
 	struct run_args a;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], logbuf[PATH_MAX];
 	uint64_t started_ns;
 	int status, r;
 	pid_t root;
@@ -215,7 +246,10 @@ static int standby_run(int argc, char **argv)
 		return EXIT_FAILED;
 	if (a.image_root)
 		snprintf(cfg.image_root, sizeof(cfg.image_root), "%s", a.image_root);
-	o = (struct standby_run_opts){ .argv = a.argv, .log_path = a.log, .trace = !a.no_trace };
+	if (!a.log && !a.no_trace && default_log(&a, logbuf, sizeof(logbuf)) < 0)
+		return EXIT_FAILED;
+	o = (struct standby_run_opts){ .argv = a.argv, .log_path = a.log, .workdir = a.cwd,
+					.trace = !a.no_trace };
 	started_ns = standby_now_ns();
 	if (standby_spawn(&o, &root) < 0)
 		return EXIT_FAILED;
@@ -295,6 +329,27 @@ static int verify_or_restore(int argc, char **argv, bool restore)
 		standby_set_continue(&set);
 	printf("pid %d restored in %.1f ms\n", root, (standby_now_ns() - t0) / 1e6);
 	return EXIT_OK;
+}
+
+bool standby_run_requested(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--standby-on") || !strncmp(argv[i], "--standby-on=", 13))
+			return true;
+	return false;
+}
+
+int standby_run_hook(int argc, char **argv)
+{
+	return standby_run(argc, argv);
+}
+
+void standby_ps_hook(void)
+{
+	char *argv[] = { "ps", NULL };
+
+	printf("\nSTANDBY IMAGES\n");
+	(void)standby_node_ps_cmd(&cfg, 1, argv);
 }
 
 int standby_cmd(int argc, char **argv)

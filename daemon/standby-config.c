@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * standby-config.c - the [standby], [node NAME] and [app NAME] sections of
- * the standby config (INI, read with inih):
+ * the standby config (INI, read with inih; --config FILE, else
+ * /etc/lifeboat/standby.conf when it exists, else the defaults):
  *
  *   [standby]
  *   internal = tcp:127.0.0.1:5432      ; repeatable: endpoints that are internal
@@ -30,11 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define LOG_PREFIX "standby: "
 #include "lifeboat/log.h"
 #include "standby.h"
 
+#define DEFAULT_CONFIG "/etc/lifeboat/standby.conf"	/* used when no --config */
 #define DEFAULT_CRIU "/usr/local/lib/lifeboat/criu/sbin/criu"
 #define DEFAULT_IMAGE_ROOT "/var/lib/lifeboat/standby"
 #define DEFAULT_STATE_ROOT "/run/lifeboat/standby"
@@ -319,6 +322,8 @@ int standby_config_load(const char *path, struct standby_config *ret_cfg)
 	strcpy(cfg->criu, DEFAULT_CRIU);
 	strcpy(cfg->image_root, DEFAULT_IMAGE_ROOT);
 	strcpy(cfg->state_root, DEFAULT_STATE_ROOT);
+	if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
+		path = DEFAULT_CONFIG;
 	ps = (struct parse_state){ .cfg = cfg, .path = path };
 	if (path) {
 		r = ini_parse(path, on_line, &ps);

@@ -190,6 +190,16 @@ int standby_image_verify(const char *dir, const char *name, uint64_t min_generat
 int standby_restore(const struct standby_config *cfg, const char *dir, const char *netns,
 		    pid_t *ret_root);
 
+/*
+ * Hooks in `lifeboat run` and `lifeboat ps` (daemon/procset-cmd.c):
+ * `run --standby-on NODE[,NODE] --name NAME [--cwd DIR] -- CMD` is run,
+ * traced and checkpointed by the standby code in the CLI process (not under
+ * lifeboatd yet); `ps` ends with the standby images of the default config.
+ */
+bool standby_run_requested(int argc, char **argv);
+int standby_run_hook(int argc, char **argv);
+void standby_ps_hook(void);
+
 /* `lifeboat standby ...` */
 int standby_cmd(int argc, char **argv);
 void standby_cmd_help(void);
