@@ -201,6 +201,8 @@ static int node_key(struct parse_state *st, const char *key, const char *v)
 		return set_uint(st, key, v, 1, 3600, &c->criu_timeout_s);
 	if (!strcmp(key, "criu_log_level"))
 		return set_uint(st, key, v, 0, 4, &c->criu_log_level);
+	if (!strcmp(key, "criu"))
+		return set_abs_path(st, key, v, c->criu_bin, sizeof(c->criu_bin));
 	if (!strcmp(key, "cert"))
 		return set_abs_path(st, key, v, c->cert_file, sizeof(c->cert_file));
 	if (!strcmp(key, "key"))

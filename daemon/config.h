@@ -12,6 +12,7 @@
  *   stop_timeout = 10                # s from SIGTERM to SIGKILL at stop
  *   criu_timeout = 120               # s watchdog on every libcriu call
  *   criu_log_level = 2               # 0..4, CRIU's own logs in the image dir
+ *   criu = /usr/local/lib/lifeboat/criu/sbin/criu   # the default (install-criu.sh)
  *   cert = ... key = ... ca = ...    # PEM files: mutual TLS certificates
  *
  *   [peer b]                         # one section per peer node
@@ -66,6 +67,7 @@ struct config {
 	unsigned stop_timeout_s;
 	unsigned criu_timeout_s;
 	unsigned criu_log_level;
+	char criu_bin[PATH_MAX];	/* empty: the build's default */
 	char cert_file[PATH_MAX];
 	char key_file[PATH_MAX];
 	char ca_file[PATH_MAX];

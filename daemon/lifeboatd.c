@@ -31,6 +31,9 @@
 #include "checkpoint.h"
 #include "control.h"
 #include "lifeboatd.h"
+#ifdef LIFEBOAT_HANDOFF
+#include "handoff-node.h"
+#endif
 
 #ifndef LIFEBOAT_INIT_PATH
 #define LIFEBOAT_INIT_PATH "/usr/local/libexec/lifeboat/lifeboat-init"
@@ -75,7 +78,7 @@ static int setup_paths(struct lifeboatd *d)
 	r = find_init(d->init_path, sizeof(d->init_path));
 	if (r < 0)
 		return r;
-	snprintf(d->criu_bin, sizeof(d->criu_bin), "%s", LIFEBOAT_CRIU_BIN);
+	snprintf(d->criu_bin, sizeof(d->criu_bin), "%s", d->cfg.criu_bin[0] ? d->cfg.criu_bin : LIFEBOAT_CRIU_BIN);
 	if (access(d->criu_bin, X_OK) < 0)
 		log_warning("criu not found at '%s' (run contrib/install-criu.sh): checkpoints will fail",
 			    d->criu_bin);
@@ -186,10 +189,52 @@ static int setup_signals(int *ret_fd)
 	return 0;
 }
 
+/*
+ * The peer side (handoff-node.c, built in when present): a listener for
+ * incoming handoffs and a periodic look at the mounts' status.
+ */
+#ifdef LIFEBOAT_HANDOFF
+static int peer_setup(struct lifeboatd *d, int ep, int *ret_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r;
+
+	*ret_fd = -1;
+	r = handoff_node_listen(d, ret_fd);
+	if (r <= 0)
+		return r;
+	ev.data.fd = *ret_fd;
+	return epoll_ctl(ep, EPOLL_CTL_ADD, *ret_fd, &ev) < 0 ? -errno : 0;
+}
+#define LOOP_TIMEOUT_MS HANDOFF_WATCH_MS
+#else
+static int peer_setup(struct lifeboatd *d, int ep, int *ret_fd)
+{
+	*ret_fd = -1;
+	if (d->cfg.listen_host[0])
+		log_warning("[node] listen is set, but this lifeboatd has no handoff built in");
+	return 0;
+}
+#define LOOP_TIMEOUT_MS -1
+#endif
+
+static void dispatch(struct lifeboatd *d, int fd, int sfd, int peer_fd)
+{
+	if (fd == sfd)
+		handle_signals(d, sfd);
+	else if (fd == d->listen_fd)
+		serve_one(d);
+#ifdef LIFEBOAT_HANDOFF
+	else if (fd == peer_fd)
+		(void)handoff_node_accept(d, peer_fd);
+#endif
+}
+
 static int run_loop(struct lifeboatd *d, int sfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int peer_fd, r;
 
 	if (ep < 0)
 		return log_error_errno(-errno, "cannot create an epoll instance");
@@ -197,23 +242,25 @@ static int run_loop(struct lifeboatd *d, int sfd)
 	(void)epoll_ctl(ep, EPOLL_CTL_ADD, d->listen_fd, &ev);
 	ev.data.fd = sfd;
 	(void)epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	while (!d->quit) {
+	r = peer_setup(d, ep, &peer_fd);
+	while (r >= 0 && !d->quit) {
 		struct epoll_event events[4];
-		int n = epoll_wait(ep, events, 4, -1);
+		int n = epoll_wait(ep, events, 4, LOOP_TIMEOUT_MS);
 
 		if (n < 0 && errno != EINTR) {
-			close(ep);
-			return log_error_errno(-errno, "epoll_wait failed");
+			r = log_error_errno(-errno, "epoll_wait failed");
+			break;
 		}
-		for (int i = 0; i < n; i++) {
-			if (events[i].data.fd == sfd)
-				handle_signals(d, sfd);
-			else
-				serve_one(d);
-		}
+		for (int i = 0; i < n; i++)
+			dispatch(d, events[i].data.fd, sfd, peer_fd);
+#ifdef LIFEBOAT_HANDOFF
+		handoff_node_watch(d);
+#endif
 	}
+	if (peer_fd >= 0)
+		close(peer_fd);
 	close(ep);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 static int count_running(struct lifeboatd *d)

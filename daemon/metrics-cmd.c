@@ -22,8 +22,8 @@
 
 void metrics_cmd_help(void)
 {
-	printf("  metrics [--output FILE] [--dir DIR]\n"
-	       "                                    Prometheus text exposition of every mount\n");
+	printf("  metrics [--output FILE] [--dir DIR] [--config FILE] [--socket PATH]\n"
+	       "                                    Prometheus text exposition of mounts and apps\n");
 }
 
 /*
@@ -213,7 +213,58 @@ static void put_gauges(FILE *f, const struct mount_status_set *set)
 	}
 }
 
-static int write_metrics(FILE *f, const struct mount_status_set *set)
+static const char *const app_states[] = { "running", "checkpointed", "exited" };
+
+/* name{app="..."[,state="..."]} value */
+static void put_app_sample(FILE *f, const char *name, struct json_object *ps, const char *state, double value)
+{
+	struct json_object *v;
+
+	fprintf(f, "%s{", name);
+	put_label(f, "app", json_object_object_get_ex(ps, "name", &v) ? json_object_get_string(v) : "", true);
+	if (state)
+		put_label(f, "state", state, false);
+	fprintf(f, "} %.15g\n", value);
+}
+
+static double app_number(struct json_object *ps, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(ps, key, &v) ? json_object_get_double(v) : 0;
+}
+
+/* lifeboatd and its process sets; nothing but lifeboat_daemon_up when it is not running. */
+static void put_daemon(FILE *f, const struct daemon_status *ds)
+{
+	struct json_object *list = daemon_status_procsets(ds);
+	size_t n = list ? json_object_array_length(list) : 0;
+
+	put_family(f, "lifeboat_daemon_up", "gauge", "1 when lifeboatd answers on its control socket");
+	fprintf(f, "lifeboat_daemon_up %d\n", ds->up ? 1 : 0);
+	put_family(f, "lifeboat_app_state", "gauge", "State of each process set of lifeboatd (1 for the current one)");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *ps = json_object_array_get_idx(list, i), *v;
+		const char *now = json_object_object_get_ex(ps, "state", &v) ? json_object_get_string(v) : "";
+
+		for (size_t k = 0; k < sizeof(app_states) / sizeof(app_states[0]); k++)
+			put_app_sample(f, "lifeboat_app_state", ps, app_states[k], strcmp(now, app_states[k]) == 0);
+	}
+	put_family(f, "lifeboat_app_cpu_seconds_total", "counter", "CPU time of each process set (its cgroup)");
+	for (size_t i = 0; i < n; i++)
+		put_app_sample(f, "lifeboat_app_cpu_seconds_total", json_object_array_get_idx(list, i), NULL,
+			       app_number(json_object_array_get_idx(list, i), "cpu_ns") / 1e9);
+	put_family(f, "lifeboat_app_memory_bytes", "gauge", "Memory of each process set (its cgroup)");
+	for (size_t i = 0; i < n; i++)
+		put_app_sample(f, "lifeboat_app_memory_bytes", json_object_array_get_idx(list, i), NULL,
+			       app_number(json_object_array_get_idx(list, i), "memory_bytes"));
+	put_family(f, "lifeboat_app_start_timestamp_seconds", "gauge", "When each process set was started (Unix time)");
+	for (size_t i = 0; i < n; i++)
+		put_app_sample(f, "lifeboat_app_start_timestamp_seconds", json_object_array_get_idx(list, i), NULL,
+			       app_number(json_object_array_get_idx(list, i), "started"));
+}
+
+static int write_metrics(FILE *f, const struct mount_status_set *set, const struct daemon_status *ds)
 {
 	put_info(f, set);
 	put_enum(f, set, "lifeboat_mount_state", "State of the mount (1 for the current one)",
@@ -222,11 +273,12 @@ static int write_metrics(FILE *f, const struct mount_status_set *set)
 		 journal_states, sizeof(journal_states) / sizeof(journal_states[0]), true);
 	put_absorbed(f, set);
 	put_gauges(f, set);
+	put_daemon(f, ds);
 	return ferror(f) ? -EIO : 0;
 }
 
 /* Writes next to path and renames over it: readers see the old file or the new one. */
-static int write_file(const char *path, const struct mount_status_set *set)
+static int write_file(const char *path, const struct mount_status_set *set, const struct daemon_status *ds)
 {
 	char tmp[4096];
 	FILE *f;
@@ -237,7 +289,7 @@ static int write_file(const char *path, const struct mount_status_set *set)
 	f = fopen(tmp, "we");
 	if (!f)
 		return log_error_errno(-errno, "cannot create '%s'", tmp);
-	r = write_metrics(f, set);
+	r = write_metrics(f, set, ds);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
 		r = -errno;
 	if (fclose(f) != 0 && r == 0)
@@ -256,21 +308,30 @@ int metrics_cmd(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *dir = status_dir_default(), *output = NULL;
+	const char *dir = status_dir_default(), *output = NULL, *config = NULL, *socket = NULL;
 	struct mount_status_set set;
+	struct daemon_status ds;
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:d:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:d:c:S:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			output = optarg;
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'S':
+			socket = optarg;
 			break;
 		case 'h':
 			metrics_cmd_help();
@@ -285,10 +346,15 @@ int metrics_cmd(int argc, char **argv)
 	}
 	if (mount_status_load(dir, &set) < 0)
 		return EXIT_FAILED;
+	if (daemon_status_load(config, socket, &ds) < 0) {
+		mount_status_set_free(&set);
+		return EXIT_FAILED;
+	}
 	if (output)
-		r = write_file(output, &set);
+		r = write_file(output, &set, &ds);
 	else
-		r = write_metrics(stdout, &set);
+		r = write_metrics(stdout, &set, &ds);
+	daemon_status_free(&ds);
 	mount_status_set_free(&set);
 	return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -73,7 +73,7 @@ static int open_image_dir(const char *dir, bool clear, int *ret_fd)
 	if (fd < 0)
 		return log_error_errno(-errno, "cannot open the image directory '%s'", dir);
 	if (clear) {
-		d = fdopendir(dup(fd));
+		d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 0));
 		while (d && (de = readdir(d)))
 			if (de->d_type == DT_REG)
 				(void)unlinkat(fd, de->d_name, 0);

@@ -14,12 +14,14 @@
 
 #define LOG_PREFIX "status: "
 #include "lifeboat/log.h"
+#include "config.h"
 #include "lifeboat.h"
 #include "status.h"
 
 void status_cmd_help(void)
 {
-	printf("  status [--json] [--dir DIR]       mounts, stores, journals, apps and peers\n");
+	printf("  status [--json] [--dir DIR] [--config FILE] [--socket PATH]\n"
+	       "                                    mounts, stores, journals, apps and peers\n");
 }
 
 static void format_bytes(uint64_t v, char *buf, size_t len)
@@ -130,6 +132,24 @@ static void print_journal_line(const struct mount_status *m)
 	printf("\n");
 }
 
+/*
+ * A mount that is gone and left nothing to replay (a clean unmount leaves
+ * its last status behind) takes one line; one that left journal records
+ * (lifeboatfs killed while absorbing) gets the full entry: they wait for
+ * the next mount, or `lifeboat journal replay`.
+ */
+static bool print_gone(const struct mount_status *m)
+{
+	char age[32];
+
+	if (m->mounted || mount_status_u64(m, "journal_records"))
+		return false;
+	format_duration(m->age_s, age, sizeof(age));
+	printf("%s  unmounted (last status %s ago: %s, journal empty)\n", mount_status_str(m, "mountpoint"), age,
+	       mount_status_str(m, "state"));
+	return true;
+}
+
 static void print_mount(const struct mount_status *m)
 {
 	const char *state = mount_status_state(m);
@@ -165,22 +185,114 @@ static void print_mount(const struct mount_status *m)
 		       mount_status_u64(m, "replay_done"), mount_status_u64(m, "replay_total"));
 }
 
-static void print_text(const struct mount_status_set *set, const char *dir)
+static const char *json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+		       json_object_get_string(v) : "";
+}
+
+static int64_t json_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* "argv[0] argv[1] ..." cut to fit a line. */
+static void format_argv(struct json_object *ps, char *buf, size_t len)
+{
+	struct json_object *argv;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!json_object_object_get_ex(ps, "argv", &argv) || !json_object_is_type(argv, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(argv) && used + 1 < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? " " : "",
+				 json_object_get_string(json_object_array_get_idx(argv, i)));
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void print_apps(const struct daemon_status *ds)
+{
+	struct json_object *list = daemon_status_procsets(ds);
+	size_t n = list ? json_object_array_length(list) : 0;
+
+	if (!ds->up) {
+		printf("lifeboatd: not running (%s %s); no apps\n",
+		       access(ds->socket, F_OK) == 0 ? "no answer on" : "no control socket at", ds->socket);
+		return;
+	}
+	printf("lifeboatd: node %s, %zu app%s (control socket %s)\n", daemon_status_node(ds), n,
+	       n == 1 ? "" : "s", ds->socket);
+	if (n)
+		printf("  %-20s %-13s %8s %9s %9s  %s\n", "APP", "STATE", "PID", "CPU(s)", "MEM(MiB)", "COMMAND");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *ps = json_object_array_get_idx(list, i);
+		char cmd[64];
+
+		format_argv(ps, cmd, sizeof(cmd));
+		printf("  %-20s %-13s %8" PRId64 " %9.2f %9.1f  %s\n", json_str(ps, "name"), json_str(ps, "state"),
+		       json_int(ps, "pid"), (double)json_int(ps, "cpu_ns") / 1e9,
+		       (double)json_int(ps, "memory_bytes") / (1024.0 * 1024.0), cmd);
+	}
+}
+
+static void print_peers(const struct daemon_status *ds)
+{
+	if (!ds->cfg) {
+		printf("peers: none known (no valid %s)\n", CONFIG_DEFAULT_PATH);
+		return;
+	}
+	printf("peers:%s", ds->cfg->n_peers ? "" : " none configured");
+	for (unsigned i = 0; i < ds->cfg->n_peers; i++) {
+		const struct config_peer *p = &ds->cfg->peers[i];
+
+		printf("%s %s %s:%u (%s)", i ? "," : "", p->name, p->host, p->port, p->psk_hex[0] ? "psk" : "certificates");
+	}
+	printf("\n");
+}
+
+static void print_text(const struct mount_status_set *set, const char *dir, const struct daemon_status *ds)
 {
 	char host[256] = "?";
-	size_t troubled = 0;
+	size_t troubled = 0, gone = 0;
 
 	(void)gethostname(host, sizeof(host) - 1);
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(mount_status_state(&set->mounts[i]), "healthy") != 0)
-			troubled++;
-	printf("node %s: %zu mount%s, %zu not healthy (status files in %s)\n", host, set->n,
-	       set->n == 1 ? "" : "s", troubled, dir);
 	for (size_t i = 0; i < set->n; i++) {
+		if (!set->mounts[i].mounted)
+			gone++;
+		else if (strcmp(mount_status_state(&set->mounts[i]), "healthy") != 0)
+			troubled++;
+	}
+	printf("node %s: %zu mount%s, %zu not healthy, %zu gone (status files in %s)\n",
+	       *daemon_status_node(ds) ? daemon_status_node(ds) : host, set->n - gone, set->n - gone == 1 ? "" : "s",
+	       troubled, gone, dir);
+	for (size_t i = 0; i < set->n; i++) {
+		if (!set->mounts[i].mounted)
+			continue;
 		printf("\n");
 		print_mount(&set->mounts[i]);
 	}
-	printf("\napps and peers: lifeboatd's control socket is not read by this version\n");
+	/* the ones that are gone after the ones that matter now */
+	for (size_t i = 0, first = 1; i < set->n; i++) {
+		if (set->mounts[i].mounted)
+			continue;
+		if (first)
+			printf("\n");
+		first = 0;
+		if (!print_gone(&set->mounts[i]))
+			print_mount(&set->mounts[i]);
+	}
+	printf("\n");
+	print_apps(ds);
+	print_peers(ds);
 }
 
 static struct json_object *mount_json(const struct mount_status *m)
@@ -195,16 +307,46 @@ static struct json_object *mount_json(const struct mount_status *m)
 	return o;
 }
 
-static void print_json(const struct mount_status_set *set)
+static struct json_object *daemon_json(const struct daemon_status *ds)
+{
+	struct json_object *o = json_object_new_object(), *list = daemon_status_procsets(ds);
+
+	json_object_object_add(o, "socket", json_object_new_string(ds->socket));
+	json_object_object_add(o, "running", json_object_new_boolean(ds->up));
+	json_object_object_add(o, "node", json_object_new_string(daemon_status_node(ds)));
+	json_object_object_add(o, "apps", list ? json_object_get(list) : json_object_new_array());
+	return o;
+}
+
+static struct json_object *peers_json(const struct daemon_status *ds)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; ds->cfg && i < ds->cfg->n_peers; i++) {
+		const struct config_peer *p = &ds->cfg->peers[i];
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(p->name));
+		json_object_object_add(o, "host", json_object_new_string(p->host));
+		json_object_object_add(o, "port", json_object_new_int(p->port));
+		json_object_object_add(o, "auth", json_object_new_string(p->psk_hex[0] ? "psk" : "certificates"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static void print_json(const struct mount_status_set *set, const struct daemon_status *ds)
 {
 	struct json_object *o = json_object_new_object(), *mounts = json_object_new_array();
 	char host[256] = "";
 
 	(void)gethostname(host, sizeof(host) - 1);
-	json_object_object_add(o, "node", json_object_new_string(host));
+	json_object_object_add(o, "node", json_object_new_string(*daemon_status_node(ds) ? daemon_status_node(ds) : host));
 	for (size_t i = 0; i < set->n; i++)
 		json_object_array_add(mounts, mount_json(&set->mounts[i]));
 	json_object_object_add(o, "mounts", mounts);
+	json_object_object_add(o, "lifeboatd", daemon_json(ds));
+	json_object_object_add(o, "peers", peers_json(ds));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -215,22 +357,31 @@ int status_cmd(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *dir = status_dir_default();
+	const char *dir = status_dir_default(), *config = NULL, *socket = NULL;
 	struct mount_status_set set;
+	struct daemon_status ds;
 	bool json = false;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "jd:c:S:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
 		case 'd':
 			dir = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'S':
+			socket = optarg;
 			break;
 		case 'h':
 			status_cmd_help();
@@ -245,10 +396,15 @@ int status_cmd(int argc, char **argv)
 	}
 	if (mount_status_load(dir, &set) < 0)
 		return EXIT_FAILED;
+	if (daemon_status_load(config, socket, &ds) < 0) {
+		mount_status_set_free(&set);
+		return EXIT_FAILED;
+	}
 	if (json)
-		print_json(&set);
+		print_json(&set, &ds);
 	else
-		print_text(&set, dir);
+		print_text(&set, dir, &ds);
+	daemon_status_free(&ds);
 	mount_status_set_free(&set);
 	return EXIT_OK;
 }

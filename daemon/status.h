@@ -49,6 +49,29 @@ const char *mount_status_state(const struct mount_status *m);
 /* The status directory: $LIFEBOAT_STATUS_DIR, else STATUS_DIR_DEFAULT. */
 const char *status_dir_default(void);
 
+/* What lifeboatd tells (daemon/status-daemon.c). */
+struct config;
+struct daemon_status {
+	struct config *cfg;		/* lifeboat.conf, NULL when absent or invalid */
+	char socket[108];		/* the control socket asked */
+	bool up;			/* lifeboatd answered ping */
+	struct json_object *ping;	/* its answers, NULL when not up */
+	struct json_object *ps;
+};
+
+/*
+ * Reads config_path (NULL: the default; missing: no config) and asks the
+ * control socket (NULL: $LIFEBOAT_SOCKET, else the config's, else the
+ * default) for ping and ps, each bounded to a few seconds. A node without
+ * lifeboatd is up == false, not an error. Returns 0 or -ENOMEM.
+ */
+int daemon_status_load(const char *config_path, const char *socket, struct daemon_status *ret);
+void daemon_status_free(struct daemon_status *ds);
+/* ps's array of process sets (borrowed), or NULL. */
+struct json_object *daemon_status_procsets(const struct daemon_status *ds);
+/* The node's name: lifeboatd's answer, else the config's, else "". */
+const char *daemon_status_node(const struct daemon_status *ds);
+
 /* `lifeboat status [--json] [--dir DIR]`, `lifeboat metrics [--output FILE] [--dir DIR]`. */
 int status_cmd(int argc, char **argv);
 void status_cmd_help(void);

@@ -74,7 +74,9 @@ assert info[0].labels["store"] == "/s\nx", info[0].labels
 eio = [s for s in fams["lifeboat_absorbed_errors"].samples if s.labels.get("errno") == "EIO"]
 assert eio and eio[0].value == 3, eio
 PY
-	"$LIFEBOAT" status --dir "$dir" 2>/dev/null | grep -qF "1 mount" || lb_fail "status does not count the one good file"
+	lb_assert_eq 1 "$("$LIFEBOAT" status --json --dir "$dir" 2>/dev/null |
+		/usr/bin/python3 -c 'import json, sys; print(len(json.load(sys.stdin)["mounts"]))')" \
+		"status --json: mounts among the bad files"
 }
 
 main()

@@ -65,6 +65,10 @@ control_socket = $SOCK
 state_dir = $LB_WORK/state
 log_dir = $LB_WORK/log
 cgroup_parent = $CGROUP_PARENT
+
+[peer fit-b]
+address = 127.0.0.1:9
+psk = $(printf '%064d' 0)
 CONF
 	"$LIFEBOATD" --config "$LB_WORK/lifeboat.conf" >"$LB_WORK/lifeboatd.log" 2>&1 &
 	LBD_PID=$!
@@ -107,6 +111,21 @@ CONF
 	lb_assert_eq 1 "$(agent migrate_to OCF_RESKEY_CRM_meta_migrate_target=nowhere)" "migrate_to an unknown peer"
 	grep -q "no peer 'nowhere'" "$LB_WORK/agent.log" || lb_fail "migrate_to an unknown peer: lifeboatd's refusal is not shown"
 	lb_assert_eq 0 "$(agent monitor)" "the app still runs after a failed migrate_to"
+
+	lb_log "4. lifeboat status and metrics see lifeboatd, the app and the peer"
+	local js
+	js=$("$LIFEBOAT" status --json --dir "$LB_WORK" --config "$LB_WORK/lifeboat.conf" |
+		APP=$APP python3 -c 'import json, os, sys
+d = json.load(sys.stdin)
+apps = {a["name"]: a["state"] for a in d["lifeboatd"]["apps"]}
+print(d["node"], d["lifeboatd"]["running"], apps.get(os.environ["APP"]), [p["name"] for p in d["peers"]])')
+	lb_assert_eq "fit-ocf True running ['fit-b']" "$js" "status --json: node, lifeboatd, app, peers"
+	"$LIFEBOAT" status --dir "$LB_WORK" --config "$LB_WORK/lifeboat.conf" | grep -qE "^  $APP +running" ||
+		lb_fail "lifeboat status does not list the app running"
+	"$LIFEBOAT" metrics --dir "$LB_WORK" --config "$LB_WORK/lifeboat.conf" >"$LB_WORK/apps.prom"
+	/usr/bin/python3 "$(dirname "$0")/promcheck.py" "$LB_WORK/apps.prom" "lifeboat_daemon_up==1" \
+		"lifeboat_app_state{app=$APP,state=running}==1" "lifeboat_app_memory_bytes{app=$APP}>0" >/dev/null ||
+		lb_fail "metrics do not show lifeboatd and the app"
 	lb_assert_eq 0 "$(agent stop)" "stop"
 	echo "PASS: ocf-tester passes ocf:lifeboat:app; mount checks and refusals hold"
 }
