@@ -11,11 +11,13 @@
 #
 # Environment: ABSORB_SEEDS (100), ABSORB_FIRST_SEED (1), ABSORB_OPS per
 # thread (100), ABSORB_THREADS (3), ABSORB_KILL_EVERY (4, 0 = never),
-# ABSORB_KINDS (EIO ENOTCONN ESTALE ETIMEDOUT EROFS; STALL adds a stall
+# ABSORB_KINDS (EIO ENOTCONN ESTALE ETIMEDOUT EROFS STALL; STALL is a stall
 # that ends in EIO), ABSORB_MAX_FAILURES (5: stop after that many seeds
 # failed), ABSORB_MAX_OUTAGE (1 s), ABSORB_NO_FAULTS=1 (healthy path only,
 # also runs a lifeboatfs without absorb options), ABSORB_LB_OPTS.
 set -uo pipefail
+# path_timeout below the longest outage, so that stalls are caught by it
+ABSORB_LB_OPTS=${ABSORB_LB_OPTS:-queue_budget=256K,flush_interval=0.5,hold=20,on_hold_timeout=eio,path_timeout=0.5}
 source "$(dirname "$0")/lib-absorb.sh"
 
 SEEDS=${ABSORB_SEEDS:-100}
@@ -26,7 +28,7 @@ KILL_EVERY=${ABSORB_KILL_EVERY:-4}
 MAX_FAILURES=${ABSORB_MAX_FAILURES:-5}
 MAX_OUTAGE=${ABSORB_MAX_OUTAGE:-1.0}
 NO_FAULTS=${ABSORB_NO_FAULTS:-0}
-read -r -a KINDS <<<"${ABSORB_KINDS:-EIO ENOTCONN ESTALE ETIMEDOUT EROFS}"
+read -r -a KINDS <<<"${ABSORB_KINDS:-EIO ENOTCONN ESTALE ETIMEDOUT EROFS STALL}"
 
 ab_init "absorb-${ABSORB_NAME:-run}"
 ab_stack_up
