@@ -71,6 +71,11 @@ static int setup_opts(const struct checkpoint_opts *o, int dir_fd, const char *l
 	criu_local_set_log_level(c, (int)o->log_level);
 	criu_local_set_file_locks(c, true);
 	criu_local_set_tcp_established(c, o->tcp_established);
+	/* iptables may not be there; nftables locks in a table CRIU-<id> of its own */
+	if (o->tcp_established && criu_local_set_network_lock(c, CRIU_NETWORK_LOCK_NFTABLES) < 0) {
+		criu_local_free_opts(c);
+		return -EINVAL;
+	}
 	*ret = c;
 	return 0;
 }

@@ -296,10 +296,14 @@ int procset_restore(const struct procset_env *env, struct procset *ps, const cha
 	struct procset *made = NULL;
 	struct json_object *meta = NULL;
 	struct checkpoint_opts o;
+	char dir_copy[PATH_MAX];
 	uint64_t t0;
 	pid_t pid;
 	int dir_fd, r;
 
+	/* dir may be ps->image_dir itself, which is rewritten below */
+	snprintf(dir_copy, sizeof(dir_copy), "%s", dir);
+	dir = dir_copy;
 	r = open_image_dir(dir, false, &dir_fd);
 	if (r < 0)
 		return r;
