@@ -22,8 +22,8 @@
 
 void metrics_cmd_help(void)
 {
-	printf("  metrics [--output FILE] [--dir DIR] [--config FILE] [--socket PATH]\n"
-	       "                                    Prometheus text exposition of mounts and apps\n");
+	printf("  metrics [--output FILE] [--dir DIR] [--config FILE] [--socket PATH] [--standby-dir DIR]\n"
+	       "                                    Prometheus text exposition of mounts, apps, standbys\n");
 }
 
 /*
@@ -264,7 +264,58 @@ static void put_daemon(FILE *f, const struct daemon_status *ds)
 			       app_number(json_object_array_get_idx(list, i), "started"));
 }
 
-static int write_metrics(FILE *f, const struct mount_status_set *set, const struct daemon_status *ds)
+/* name{app="...",node="..."} value */
+static void put_standby_sample(FILE *f, const char *name, struct json_object *o, const char *mode, double value)
+{
+	struct json_object *v;
+
+	fprintf(f, "%s{", name);
+	put_label(f, "app", json_object_object_get_ex(o, "app", &v) ? json_object_get_string(v) : "", true);
+	put_label(f, "node", json_object_object_get_ex(o, "node", &v) ? json_object_get_string(v) : "", false);
+	if (mode)
+		put_label(f, "mode", mode, false);
+	fprintf(f, "} %.15g\n", value);
+}
+
+/* Warm-standby preloads on this host and the last refusals. */
+static void put_standby(FILE *f, struct json_object *standby)
+{
+	static const struct {
+		const char *name, *type, *key, *help;
+		double scale;
+	} fams[] = {
+		{ "lifeboat_standby_generation", "gauge", "generation", "Generation of the preloaded standby image", 1 },
+		{ "lifeboat_standby_image_bytes", "gauge", "size", "Size of the preloaded standby image", 1 },
+		{ "lifeboat_standby_preload_seconds", "gauge", "preload_us", "How long the preload took", 1e-6 },
+		{ "lifeboat_standby_live", "gauge", "live",
+		  "1 while the preload can be activated (a restored one's process is there)", 1 },
+	};
+	size_t n = json_object_array_length(standby);
+
+	for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
+		put_family(f, fams[k].name, fams[k].type, fams[k].help);
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *o = json_object_array_get_idx(standby, i), *v, *mode;
+
+			if (!json_object_object_get_ex(o, fams[k].key, &v))
+				continue;
+			put_standby_sample(f, fams[k].name, o,
+					   json_object_object_get_ex(o, "mode", &mode) ? json_object_get_string(mode) : "",
+					   json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) :
+					   json_object_get_double(v) * fams[k].scale);
+		}
+	}
+	put_family(f, "lifeboat_standby_refused", "gauge", "1 when the last preload of an app on a node was refused");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(standby, i);
+
+		if (json_object_object_get_ex(o, "refused", NULL))
+			put_standby_sample(f, "lifeboat_standby_refused", o, NULL, 1);
+	}
+}
+
+static int write_metrics(FILE *f, const struct mount_status_set *set, const struct daemon_status *ds,
+			 struct json_object *standby)
 {
 	put_info(f, set);
 	put_enum(f, set, "lifeboat_mount_state", "State of the mount (1 for the current one)",
@@ -274,11 +325,13 @@ static int write_metrics(FILE *f, const struct mount_status_set *set, const stru
 	put_absorbed(f, set);
 	put_gauges(f, set);
 	put_daemon(f, ds);
+	put_standby(f, standby);
 	return ferror(f) ? -EIO : 0;
 }
 
 /* Writes next to path and renames over it: readers see the old file or the new one. */
-static int write_file(const char *path, const struct mount_status_set *set, const struct daemon_status *ds)
+static int write_file(const char *path, const struct mount_status_set *set, const struct daemon_status *ds,
+		      struct json_object *standby)
 {
 	char tmp[4096];
 	FILE *f;
@@ -289,7 +342,7 @@ static int write_file(const char *path, const struct mount_status_set *set, cons
 	f = fopen(tmp, "we");
 	if (!f)
 		return log_error_errno(-errno, "cannot create '%s'", tmp);
-	r = write_metrics(f, set, ds);
+	r = write_metrics(f, set, ds, standby);
 	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
 		r = -errno;
 	if (fclose(f) != 0 && r == 0)
@@ -310,16 +363,19 @@ int metrics_cmd(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 'S' },
+		{ "standby-dir", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *dir = status_dir_default(), *output = NULL, *config = NULL, *socket = NULL;
+	const char *standby_dir = standby_dir_default();
+	struct json_object *standby;
 	struct mount_status_set set;
 	struct daemon_status ds;
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:d:c:S:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:d:c:S:B:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			output = optarg;
@@ -332,6 +388,9 @@ int metrics_cmd(int argc, char **argv)
 			break;
 		case 'S':
 			socket = optarg;
+			break;
+		case 'B':
+			standby_dir = optarg;
 			break;
 		case 'h':
 			metrics_cmd_help();
@@ -350,10 +409,12 @@ int metrics_cmd(int argc, char **argv)
 		mount_status_set_free(&set);
 		return EXIT_FAILED;
 	}
+	(void)standby_status_load(standby_dir, &standby);
 	if (output)
-		r = write_file(output, &set, &ds);
+		r = write_file(output, &set, &ds, standby);
 	else
-		r = write_metrics(stdout, &set, &ds);
+		r = write_metrics(stdout, &set, &ds, standby);
+	json_object_put(standby);
 	daemon_status_free(&ds);
 	mount_status_set_free(&set);
 	return r < 0 ? EXIT_FAILED : EXIT_OK;

@@ -20,8 +20,8 @@
 
 void status_cmd_help(void)
 {
-	printf("  status [--json] [--dir DIR] [--config FILE] [--socket PATH]\n"
-	       "                                    mounts, stores, journals, apps and peers\n");
+	printf("  status [--json] [--dir DIR] [--config FILE] [--socket PATH] [--standby-dir DIR]\n"
+	       "                                    mounts, stores, journals, apps, standbys, peers\n");
 }
 
 static void format_bytes(uint64_t v, char *buf, size_t len)
@@ -259,7 +259,32 @@ static void print_peers(const struct daemon_status *ds)
 	printf("\n");
 }
 
-static void print_text(const struct mount_status_set *set, const char *dir, const struct daemon_status *ds)
+static void print_standby(struct json_object *standby)
+{
+	size_t n = json_object_array_length(standby);
+
+	if (!n)
+		return;
+	printf("standby:\n");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(standby, i), *v;
+		char size[32];
+
+		if (json_object_object_get_ex(o, "refused", &v)) {
+			printf("  %-20s on %-12s refused: %s\n", json_str(o, "app"), json_str(o, "node"),
+			       json_object_get_string(v));
+			continue;
+		}
+		format_bytes((uint64_t)json_int(o, "size"), size, sizeof(size));
+		printf("  %-20s on %-12s %s, generation %" PRId64 ", %s, preloaded in %.1f ms%s\n",
+		       json_str(o, "app"), json_str(o, "node"), json_str(o, "mode"), json_int(o, "generation"), size,
+		       (double)json_int(o, "preload_us") / 1000,
+		       json_object_object_get_ex(o, "live", &v) && json_object_get_boolean(v) ? "" : ", GONE");
+	}
+}
+
+static void print_text(const struct mount_status_set *set, const char *dir, const struct daemon_status *ds,
+		       struct json_object *standby)
 {
 	char host[256] = "?";
 	size_t troubled = 0, gone = 0;
@@ -292,6 +317,7 @@ static void print_text(const struct mount_status_set *set, const char *dir, cons
 	}
 	printf("\n");
 	print_apps(ds);
+	print_standby(standby);
 	print_peers(ds);
 }
 
@@ -335,7 +361,8 @@ static struct json_object *peers_json(const struct daemon_status *ds)
 	return a;
 }
 
-static void print_json(const struct mount_status_set *set, const struct daemon_status *ds)
+static void print_json(const struct mount_status_set *set, const struct daemon_status *ds,
+		       struct json_object *standby)
 {
 	struct json_object *o = json_object_new_object(), *mounts = json_object_new_array();
 	char host[256] = "";
@@ -347,6 +374,7 @@ static void print_json(const struct mount_status_set *set, const struct daemon_s
 	json_object_object_add(o, "mounts", mounts);
 	json_object_object_add(o, "lifeboatd", daemon_json(ds));
 	json_object_object_add(o, "peers", peers_json(ds));
+	json_object_object_add(o, "standby", json_object_get(standby));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
@@ -359,17 +387,20 @@ int status_cmd(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 'S' },
+		{ "standby-dir", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *dir = status_dir_default(), *config = NULL, *socket = NULL;
+	const char *standby_dir = standby_dir_default();
+	struct json_object *standby;
 	struct mount_status_set set;
 	struct daemon_status ds;
 	bool json = false;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jd:c:S:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "jd:c:S:B:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -382,6 +413,9 @@ int status_cmd(int argc, char **argv)
 			break;
 		case 'S':
 			socket = optarg;
+			break;
+		case 'B':
+			standby_dir = optarg;
 			break;
 		case 'h':
 			status_cmd_help();
@@ -400,10 +434,12 @@ int status_cmd(int argc, char **argv)
 		mount_status_set_free(&set);
 		return EXIT_FAILED;
 	}
+	(void)standby_status_load(standby_dir, &standby);
 	if (json)
-		print_json(&set, &ds);
+		print_json(&set, &ds, standby);
 	else
-		print_text(&set, dir, &ds);
+		print_text(&set, dir, &ds, standby);
+	json_object_put(standby);
 	daemon_status_free(&ds);
 	mount_status_set_free(&set);
 	return EXIT_OK;

@@ -72,6 +72,17 @@ struct json_object *daemon_status_procsets(const struct daemon_status *ds);
 /* The node's name: lifeboatd's answer, else the config's, else "". */
 const char *daemon_status_node(const struct daemon_status *ds);
 
+/*
+ * Warm-standby preloads (daemon/status-standby.c): an array, one object per
+ * STATE_ROOT/NODE/APP.json ({node, app, mode, generation, size, preload_us,
+ * pid, live, ...}) or APP.refused ({node, app, refused: reason}). A missing
+ * root is an empty array. Always returns 0.
+ */
+#define STANDBY_DIR_DEFAULT "/run/lifeboat/standby"
+int standby_status_load(const char *root, struct json_object **ret_list);
+/* $LIFEBOAT_STANDBY_DIR, else STANDBY_DIR_DEFAULT (the standby config's state_root). */
+const char *standby_dir_default(void);
+
 /* `lifeboat status [--json] [--dir DIR]`, `lifeboat metrics [--output FILE] [--dir DIR]`. */
 int status_cmd(int argc, char **argv);
 void status_cmd_help(void);

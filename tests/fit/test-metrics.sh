@@ -79,6 +79,34 @@ PY
 		"status --json: mounts among the bad files"
 }
 
+# standby_preloads: STATE_ROOT/NODE/APP.json and APP.refused files as
+# standby-node.c's preload_write() and refusal_write() make them.
+standby_preloads()
+{
+	local sb=$LB_WORK/standby out
+
+	mkdir -p "$sb/nodeB" "$sb/nodeC" "$LB_WORK/elsewhere"
+	printf '{"name":"web","image":"/i/web/3","mode":"cache","generation":3,"size":1048576,"preloaded":1,"preload_us":2500,"priority":0,"pid":0}' >"$sb/nodeB/web.json"
+	printf '{"name":"db","image":"/i/db/7","mode":"restored","generation":7,"size":4096,"preloaded":1,"preload_us":900,"priority":10,"pid":%d}' $$ >"$sb/nodeB/db.json"
+	printf '{"name":"db","image":"/i/db/6","mode":"restored","generation":6,"size":4096,"preloaded":1,"preload_us":800,"priority":10,"pid":%d}' 999999999 >"$sb/nodeC/db.json"
+	echo 'memory budget of node nodeC: 512M used' >"$sb/nodeC/web.refused"
+	printf '{"name":"x","mode":"cache","generation":1,"size":1,"pid":0}' >"$LB_WORK/elsewhere/x.json"
+	ln -s "$LB_WORK/elsewhere" "$sb/evil"
+	"$LIFEBOAT" metrics --dir "$LB_WORK/empty" --standby-dir "$sb" >"$LB_WORK/standby.prom" ||
+		lb_fail "metrics with standby preloads failed"
+	/usr/bin/python3 "$PROMCHECK" "$LB_WORK/standby.prom" \
+		"lifeboat_standby_generation{app=web,node=nodeB,mode=cache}==3" \
+		"lifeboat_standby_image_bytes{app=web,node=nodeB}==1048576" \
+		"lifeboat_standby_preload_seconds{app=web,node=nodeB}==0.0025" \
+		"lifeboat_standby_live{app=db,node=nodeB}==1" "lifeboat_standby_live{app=db,node=nodeC}==0" \
+		"lifeboat_standby_refused{app=web,node=nodeC}==1" >/dev/null ||
+		lb_fail "standby metrics do not match the preload files"
+	! grep -q 'node="evil"' "$LB_WORK/standby.prom" || lb_fail "a symlinked node directory was followed"
+	out=$("$LIFEBOAT" status --dir "$LB_WORK/empty" --standby-dir "$sb")
+	grep -qE "db +on nodeC +restored, generation 6, .*GONE" <<<"$out" || { echo "$out" >&2; lb_fail "status does not show the gone preload"; }
+	grep -qF "refused: memory budget of node nodeC" <<<"$out" || { echo "$out" >&2; lb_fail "status does not show the refusal"; }
+}
+
 main()
 {
 	ab_init fit-metrics
@@ -132,6 +160,9 @@ main()
 
 	lb_log "bad status files are skipped by name; odd mountpoints are escaped"
 	bad_status_files
+
+	lb_log "standby preloads, in the layout daemon/standby-node.c writes"
+	standby_preloads
 	echo "PASS: metrics parse and follow healthy -> absorbing -> healthy -> unmounted"
 }
 
