@@ -237,7 +237,8 @@ static struct json_object *op_stop(struct lifeboatd *d, struct json_object *req)
 	if (ps->state == PROCSET_EXITED)
 		return resp_err(ESRCH, "process set '%s' has exited already", ps->name);
 	if (ps->state == PROCSET_CHECKPOINTED) {
-		/* nothing runs: forget the entry, keep the image */
+		/* nothing runs: forget the entry and its cgroups, keep the image */
+		(void)cgroup_remove(&ps->cg);
 		procset_remove(&d->sets, ps);
 		return resp_ok();
 	}

@@ -13,6 +13,14 @@
  *   RUNNING --procset_checkpoint(leave_running)--> RUNNING
  *   CHECKPOINTED --procset_restore--> RUNNING
  *   any failure of a checkpoint --> RUNNING again (thawed)
+ *
+ * Freezing and FUSE: the freezer wakes a task waiting in a FUSE request
+ * with a fake signal, so the kernel sends FUSE_INTERRUPT for it. A file
+ * system that answers an interrupted request with EINTR (faultfs does, for
+ * a stalled op) hands that EINTR to the application, which sees an error
+ * once it is thawed or restored (observed here). lifeboatfs must finish
+ * interrupted requests normally; a request it keeps holding leaves the task
+ * unfreezable, and the checkpoint is refused after the freeze timeout.
  */
 #ifndef LIFEBOAT_PROCSET_H
 #define LIFEBOAT_PROCSET_H
