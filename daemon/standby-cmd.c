@@ -21,6 +21,7 @@
 #include "lifeboat.h"
 #include "standby.h"
 #include "standby-node.h"
+#include "standby-peer.h"
 
 static struct standby_config cfg;	/* large: kept off the stack */
 
@@ -37,6 +38,10 @@ void standby_cmd_help(void)
 	       "  standby preload NAME [--node NODE] [--mode restored|cache]\n"
 	       "                        preload NAME's newest image as the rules allow\n"
 	       "  standby ps            images, preloads, refusals and the activation node\n"
+	       "  standby send NAME --to PEER        send NAME's newest image to a peer node\n"
+	       "  standby receive --listen ADDR:PORT [--mode restored|cache] [--once]\n"
+	       "                        take images from peers, check and preload them here\n"
+	       "  (run, send, receive: --lifeboat-config FILE for the node and its peers)\n"
 	       "  activate NAME [--on NODE]          start a preloaded standby of NAME\n");
 }
 
@@ -67,6 +72,7 @@ struct run_args {
 	const char *log;
 	const char *image_root;
 	const char *standby_on;
+	const char *lifeboat_conf;
 	const char *mode;
 	long dry_run_ms;	/* >= 0: hold the stopped set this long, no checkpoint */
 	bool no_trace;
@@ -85,6 +91,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		{ "dry-run", required_argument, NULL, 'd' },
 		{ "no-trace", no_argument, NULL, 'T' },
 		{ "cwd", required_argument, NULL, 'C' },
+		{ "lifeboat-config", required_argument, NULL, 'L' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "service-ip", required_argument, NULL, 'I' },
 		{},
@@ -104,6 +111,7 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case 'd': a->dry_run_ms = atol(optarg); break;
 		case 'T': a->no_trace = true; break;
 		case 'C': a->cwd = optarg; break;
+		case 'L': a->lifeboat_conf = optarg; break;
 		case 'S':
 		case 'I':
 			log_error("--%s is not supported with --standby-on: the app runs traced in this process, not under lifeboatd",
@@ -220,7 +228,14 @@ static int preload_nodes(const struct run_args *a)
 
 	snprintf(list, sizeof(list), "%s", a->standby_on);
 	for (node = strtok_r(list, ",", &save); node; node = strtok_r(NULL, ",", &save)) {
-		int r = standby_node_preload(&cfg, a->name, node, a->mode);
+		int r;
+
+		/* a configured peer gets the image over the peer channel; any
+		 * other node name is a node served from this host's state root */
+		if (standby_peer_known(a->lifeboat_conf, node))
+			r = standby_peer_send(&cfg, a->lifeboat_conf, a->name, node);
+		else
+			r = standby_node_preload(&cfg, a->name, node, a->mode);
 
 		if (r < 0 && ret == 0)
 			ret = r;
@@ -331,6 +346,49 @@ static int verify_or_restore(int argc, char **argv, bool restore)
 	return EXIT_OK;
 }
 
+/* `standby send NAME --to PEER` and `standby receive --listen ADDR:PORT` */
+static int peer_cmd(int argc, char **argv, bool receive)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "lifeboat-config", required_argument, NULL, 'L' },
+		{},
+	};
+	const char *to = NULL, *listen = NULL, *mode = "restored", *config = NULL, *lconf = NULL;
+	bool once = false;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+		switch (c) {
+		case 't': to = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'm': mode = optarg; break;
+		case 'o': once = true; break;
+		case 'c': config = optarg; break;
+		case 'L': lconf = optarg; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (receive ? (!listen || optind != argc) : (!to || optind != argc - 1) ||
+	    (strcmp(mode, "restored") && strcmp(mode, "cache"))) {
+		log_error(receive ? "standby receive --listen ADDR:PORT [--mode restored|cache] [--once]"
+				  : "standby send NAME --to PEER");
+		return EXIT_USAGE;
+	}
+	if (standby_config_load(config, &cfg) < 0)
+		return EXIT_FAILED;
+	if (receive)
+		r = standby_peer_receive(&cfg, lconf, listen, mode, once);
+	else
+		r = standby_peer_send(&cfg, lconf, argv[optind], to);
+	return r < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
 bool standby_run_requested(int argc, char **argv)
 {
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
@@ -368,6 +426,10 @@ int standby_cmd(int argc, char **argv)
 		return standby_node_preload_cmd(&cfg, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ps"))
 		return standby_node_ps_cmd(&cfg, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "send"))
+		return peer_cmd(argc - 1, argv + 1, false);
+	if (!strcmp(argv[1], "receive"))
+		return peer_cmd(argc - 1, argv + 1, true);
 	log_error("unknown standby command '%s', see 'lifeboat --help'", argv[1]);
 	return EXIT_USAGE;
 }
