@@ -107,11 +107,19 @@ static void status_write(struct lb_fs *fs)
 	struct json_object *o = status_json(fs);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	char tmp[PATH_MAX];
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", fs->opt.status);
 	pthread_mutex_lock(&status_lock);
-	f = fopen(tmp, "we");
+	/*
+	 * The daemon runs with umask 0 (replay sets exact modes): give the
+	 * file its mode ourselves, readable by all, writable by us only, and
+	 * never follow a symlink someone left at the temporary name.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0 && !(f = fdopen(fd, "w")))
+		close(fd);
 	if (f) {
 		fprintf(f, "%s\n", text);
 		if (fclose(f) == 0)
