@@ -247,9 +247,7 @@ static struct json_object *op_stop(struct lifeboatd *d, struct json_object *req)
 		return resp_err(r, "cannot stop '%s': %s", ps->name, strerror(-r));
 	resp = resp_ok();
 	json_object_object_add(resp, "name", json_object_new_string(ps->name));
-	json_object_object_add(resp, "exit_status",
-			       json_object_new_int(WIFEXITED(ps->exit_status) ? WEXITSTATUS(ps->exit_status)
-									     : 128 + WTERMSIG(ps->exit_status)));
+	json_object_object_add(resp, "exit_status", json_object_new_int(procset_exit_code(ps)));
 	return resp;
 }
 

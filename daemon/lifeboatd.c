@@ -8,12 +8,14 @@
  * holds the loop while it runs (bounded by the CRIU watchdog).
  *
  * Process sets keep running when lifeboatd stops (their inits are
- * reparented); a restarted lifeboatd does not adopt them yet.
+ * reparented); the next lifeboatd adopts them from their state files
+ * (procset-state.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,15 +97,35 @@ static int setup_paths(struct lifeboatd *d)
 	return 0;
 }
 
+/* An adopted init (not our child) has ended when its pidfd is readable. */
+static bool adopted_exited(const struct procset *ps)
+{
+	struct pollfd p = { .fd = ps->pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 void lifeboatd_reap(struct lifeboatd *d)
 {
 	for (size_t i = 0; i < PROCSET_MAX; i++) {
 		struct procset *ps = d->sets.sets[i];
 		int status;
 
-		if (ps && ps->pid > 0 && waitpid(ps->pid, &status, WNOHANG) == ps->pid)
+		if (!ps || ps->pid <= 0)
+			continue;
+		if (ps->adopted && adopted_exited(ps))
+			procset_exited(ps, -1);
+		else if (!ps->adopted && waitpid(ps->pid, &status, WNOHANG) == ps->pid)
 			procset_exited(ps, status);
 	}
+}
+
+static bool any_adopted(struct lifeboatd *d)
+{
+	for (size_t i = 0; i < PROCSET_MAX; i++)
+		if (d->sets.sets[i] && d->sets.sets[i]->adopted)
+			return true;
+	return false;
 }
 
 /*
@@ -245,7 +267,9 @@ static int run_loop(struct lifeboatd *d, int sfd)
 	r = peer_setup(d, ep, &peer_fd);
 	while (r >= 0 && !d->quit) {
 		struct epoll_event events[4];
-		int n = epoll_wait(ep, events, 4, LOOP_TIMEOUT_MS);
+		/* adopted inits are not our children: no SIGCHLD, look every second */
+		int n = epoll_wait(ep, events, 4, any_adopted(d) && (LOOP_TIMEOUT_MS < 0 || LOOP_TIMEOUT_MS > 1000)
+							  ? 1000 : LOOP_TIMEOUT_MS);
 
 		if (n < 0 && errno != EINTR) {
 			r = log_error_errno(-errno, "epoll_wait failed");
@@ -256,6 +280,10 @@ static int run_loop(struct lifeboatd *d, int sfd)
 #ifdef LIFEBOAT_HANDOFF
 		handoff_node_watch(d);
 #endif
+		if (any_adopted(d))
+			lifeboatd_reap(d);
+		if (n > 0)
+			procset_state_save(&d->env, &d->sets);
 	}
 	if (peer_fd >= 0)
 		close(peer_fd);
@@ -322,12 +350,14 @@ int main(int argc, char **argv)
 		log_error("lifeboatd must run as root");
 		return 1;
 	}
-	if (setup_paths(&d) < 0 || setup_signals(&sfd) < 0 || control_listen(d.cfg.control_socket, &d.listen_fd) < 0)
+	if (setup_paths(&d) < 0 || setup_signals(&sfd) < 0 || procset_state_load(&d.env, &d.sets) < 0 ||
+	    control_listen(d.cfg.control_socket, &d.listen_fd) < 0)
 		return 1;
 	log_info("node '%s' ready on '%s'", d.cfg.node_name, d.cfg.control_socket);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=node %s, control socket %s", d.cfg.node_name, d.cfg.control_socket);
 	r = run_loop(&d, sfd);
 	(void)sd_notify(0, "STOPPING=1");
+	procset_state_save(&d.env, &d.sets);	/* the next lifeboatd adopts what runs */
 	close(d.listen_fd);
 	(void)unlink(d.cfg.control_socket);
 	c = count_running(&d);

@@ -195,6 +195,7 @@ int procset_checkpoint(const struct procset_env *env, struct procset *ps, const 
 	if (!leave_running) {
 		ps->state = PROCSET_CHECKPOINTED;
 		reap_dumped(ps);
+		procset_exited(ps, 0);	/* closes an adopted set's pidfd; state stays */
 	}
 	log_info("process set '%s' checkpointed into '%s' (freeze %llu us, sync %llu us, dump %llu us)%s", ps->name,
 		 dir, (unsigned long long)t.freeze_us, (unsigned long long)t.sync_us,
@@ -250,8 +251,7 @@ static const char *meta_str(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* A process set entry from an image's procset.json (which may come from a peer). */
-static int procset_from_meta(const struct procset_env *env, struct json_object *m, struct procset **ret)
+int procset_from_json(const struct procset_env *env, struct json_object *m, struct procset **ret)
 {
 	const char *name = meta_str(m, "name"), *cwd = meta_str(m, "cwd");
 	const char *out = meta_str(m, "stdout"), *err = meta_str(m, "stderr");
@@ -268,6 +268,7 @@ static int procset_from_meta(const struct procset_env *env, struct json_object *
 		free(ps);
 		return -ENOMEM;
 	}
+	ps->pidfd = -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *a = json_object_get_string(json_object_array_get_idx(argv, i));
 
@@ -313,7 +314,7 @@ int procset_restore(const struct procset_env *env, struct procset *ps, const cha
 		return log_error_errno(r, "image '%s' has no valid %s", dir, PROCSET_META_FILE);
 	}
 	if (!ps) {
-		r = procset_from_meta(env, meta, &made);
+		r = procset_from_json(env, meta, &made);
 		if (r < 0)
 			r = log_error_errno(r, "image '%s': bad %s", dir, PROCSET_META_FILE);
 		ps = made;
@@ -337,6 +338,7 @@ int procset_restore(const struct procset_env *env, struct procset *ps, const cha
 	ps->pid = pid;
 	ps->state = PROCSET_RUNNING;
 	ps->started = time(NULL);
+	ps->starttime = procset_pid_starttime(pid);
 	snprintf(ps->image_dir, sizeof(ps->image_dir), "%s", dir);
 	if (times)
 		times->restore_us = now_us() - t0;

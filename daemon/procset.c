@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,8 @@ void procset_free(struct procset *ps)
 {
 	if (!ps)
 		return;
+	if (ps->pidfd >= 0)
+		close(ps->pidfd);
 	for (char **a = ps->argv; a && *a; a++)
 		free(*a);
 	free(ps->argv);
@@ -123,6 +126,7 @@ static int procset_new(const struct procset_env *env, const struct procset_spec 
 
 	if (!ps)
 		return -ENOMEM;
+	ps->pidfd = -1;
 	snprintf(ps->name, sizeof(ps->name), "%s", spec->name);
 	snprintf(ps->cwd, sizeof(ps->cwd), "%s", spec->cwd);
 	snprintf(ps->service_ip, sizeof(ps->service_ip), "%s", spec->service_ip ? spec->service_ip : "");
@@ -288,6 +292,7 @@ int procset_start(const struct procset_env *env, const struct procset_spec *spec
 		goto out_cgroup;
 	ps->state = PROCSET_RUNNING;
 	ps->started = time(NULL);
+	ps->starttime = procset_pid_starttime(pid);
 	free(argv);
 	log_info("process set '%s' started: init pid %d, '%s'", ps->name, (int)pid, ps->argv[0]);
 	*ret = ps;
@@ -305,6 +310,11 @@ void procset_exited(struct procset *ps, int status)
 {
 	ps->exit_status = status;
 	ps->pid = 0;
+	ps->adopted = false;
+	if (ps->pidfd >= 0) {
+		close(ps->pidfd);
+		ps->pidfd = -1;
+	}
 	if (ps->state == PROCSET_RUNNING) {
 		ps->state = PROCSET_EXITED;
 		/* the namespace died with its init; a leftover of the set would be a bug */
@@ -317,9 +327,22 @@ void procset_exited(struct procset *ps, int status)
 	}
 }
 
+/* An adopted init is not our child: its pidfd turns readable when it exits. */
+static int wait_adopted(struct procset *ps, unsigned timeout_ms)
+{
+	struct pollfd p = { .fd = ps->pidfd, .events = POLLIN };
+
+	if (poll(&p, 1, (int)timeout_ms) == 0)
+		return -ETIMEDOUT;
+	procset_exited(ps, -1);
+	return 0;
+}
+
 /* waitpid with a deadline; 0 when reaped, -ETIMEDOUT. */
 static int wait_init(struct procset *ps, unsigned timeout_ms)
 {
+	if (ps->adopted)
+		return wait_adopted(ps, timeout_ms);
 	for (unsigned waited = 0;; waited += 10) {
 		int status;
 		pid_t w = waitpid(ps->pid, &status, WNOHANG);
@@ -355,6 +378,37 @@ int procset_stop(struct procset *ps, unsigned timeout_s)
 	return 0;
 }
 
+int procset_exit_code(const struct procset *ps)
+{
+	if (ps->exit_status < 0)
+		return -1;
+	return WIFEXITED(ps->exit_status) ? WEXITSTATUS(ps->exit_status) : 128 + WTERMSIG(ps->exit_status);
+}
+
+uint64_t procset_pid_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *rp;
+	unsigned long long st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');	/* comm may hold spaces and parentheses */
+	/* after ") ": state(3) ... starttime is field 22 */
+	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			  &st) != 1)
+		return 0;
+	return st;
+}
+
 static struct json_object *strv_to_json(char **v)
 {
 	struct json_object *a = json_object_new_array();
@@ -384,9 +438,9 @@ struct json_object *procset_to_json(const struct procset *ps)
 	json_object_object_add(o, "started", json_object_new_int64((int64_t)ps->started));
 	json_object_object_add(o, "cpu_ns", json_object_new_int64((int64_t)cpu));
 	json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)mem));
+	json_object_object_add(o, "adopted", json_object_new_boolean(ps->adopted));
+	json_object_object_add(o, "starttime", json_object_new_int64((int64_t)ps->starttime));
 	if (ps->state == PROCSET_EXITED)
-		json_object_object_add(o, "exit_status",
-				       json_object_new_int(WIFEXITED(ps->exit_status) ? WEXITSTATUS(ps->exit_status)
-										     : 128 + WTERMSIG(ps->exit_status)));
+		json_object_object_add(o, "exit_status", json_object_new_int(procset_exit_code(ps)));
 	return o;
 }

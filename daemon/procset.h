@@ -59,6 +59,9 @@ struct procset {
 	struct cgroup cg;
 	time_t started;
 	int exit_status;		/* wait(2) status once EXITED */
+	bool adopted;			/* found running at lifeboatd's start: not our child */
+	int pidfd;			/* adopted: tells when the init exits; else -1 */
+	uint64_t starttime;		/* of the init (/proc/PID/stat), against PID reuse */
 };
 
 /* What `lifeboat run` asks for. */
@@ -127,9 +130,32 @@ int procset_checkpoint(const struct procset_env *env, struct procset *ps, const 
 int procset_restore(const struct procset_env *env, struct procset *ps, const char *dir,
 		    struct procset **ret, struct procset_times *times);
 
+/*
+ * A CHECKPOINTED entry from an image's procset.json or a state file (which
+ * may come from a peer: every field is checked).
+ */
+int procset_from_json(const struct procset_env *env, struct json_object *m, struct procset **ret);
+
+/*
+ * State files (procset-state.c): state_dir/procsets/NAME.json for every
+ * running or checkpointed set, rewritten by procset_state_save() after each
+ * change; procset_state_load() adopts, at lifeboatd's start, the sets that
+ * still run (same init, same start time, in its cgroup) and the
+ * checkpointed ones. An adopted init is not lifeboatd's child: its exit is
+ * seen through a pidfd and its exit status is unknown (-1).
+ */
+void procset_state_save(const struct procset_env *env, struct procset_table *t);
+int procset_state_load(const struct procset_env *env, struct procset_table *t);
+
+/* The start time of pid (field 22 of /proc/PID/stat), 0 if gone. */
+uint64_t procset_pid_starttime(pid_t pid);
+
 /* The JSON that `lifeboat ps` shows (a new reference). */
 struct json_object *procset_to_json(const struct procset *ps);
 
 const char *procset_state_name(enum procset_state s);
+
+/* The exit code `lifeboat ps` shows (128 + signal), -1 when unknown. */
+int procset_exit_code(const struct procset *ps);
 
 #endif

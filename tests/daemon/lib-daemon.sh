@@ -177,6 +177,12 @@ ld_children()
 	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -v '^$' || true
 }
 
+# ld_gone PID: PID has ended (gone, or a zombie its new parent has not reaped)
+ld_gone()
+{
+	[[ ! -e /proc/$1/stat ]] || [[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" == Z ]]
+}
+
 ld_done()
 {
 	LD_OK=1
