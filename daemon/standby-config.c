@@ -23,6 +23,8 @@
  *   priority = 10
  *   max_standbys = 1
  *   over_budget = refuse|elsewhere|evict
+ *   journal = /var/lib/lifeboat/app.journal  ; or iscsi://...: fenced before
+ *   mount = /srv/app                          ; activation, replayed here
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -247,6 +249,10 @@ static int parse_app(struct standby_app_rule *a, const char *key, const char *v)
 	}
 	if (!strcmp(key, "max_standbys"))
 		return parse_uint(v, &a->max_standbys);
+	if (!strcmp(key, "journal"))
+		return v[0] ? copy_str(a->journal, sizeof(a->journal), v) : -EINVAL;
+	if (!strcmp(key, "mount"))
+		return v[0] == '/' ? copy_str(a->mount, sizeof(a->mount), v) : -EINVAL;
 	if (!strcmp(key, "over_budget")) {
 		if (!strcmp(v, "refuse"))
 			a->over_budget = STANDBY_OVER_REFUSE;
@@ -335,6 +341,12 @@ int standby_config_load(const char *path, struct standby_config *ret_cfg)
 			log_error("%s: line %d: syntax error", path, r);
 			ps.error = -EINVAL;
 		}
+		for (unsigned i = 0; i < cfg->n_apps && !ps.error; i++)
+			if (!cfg->apps[i].journal[0] != !cfg->apps[i].mount[0]) {
+				log_error("%s: [app %s] needs both 'journal' and 'mount', or neither",
+					  path, cfg->apps[i].name);
+				ps.error = -EINVAL;
+			}
 		if (ps.error) {
 			free(cfg);
 			return ps.error;

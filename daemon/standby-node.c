@@ -10,7 +10,8 @@
  *      if not, over_budget decides: refuse (recorded for `ps`), elsewhere
  *      (the next allowed node), or evict (lower priorities leave first).
  * Activation picks the first allowed node, in the app's order, holding a
- * live preload of the newest generation, unless --on names one.
+ * live preload of the newest generation, unless --on names one, and fences
+ * the old owner of the app's journal before anything runs.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 
 #define LOG_PREFIX "standby: "
 #include "lifeboat/log.h"
+#include "handoff.h"
 #include "lifeboat.h"
 #include "standby-node.h"
 
@@ -582,13 +584,38 @@ int standby_node_ps_cmd(struct standby_config *cfg, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * The handoff's fencing: the journal of the app's mount is taken over with a
+ * newer epoch (on iSCSI, its reservation preempted) in the activating node's
+ * name, so the old owner can no longer write it, and its records are
+ * replayed into the mount here before the standby runs.
+ */
+static int fence_old_owner(const struct standby_config *cfg, const char *name, const char *node,
+			   uint64_t *ret_ns)
+{
+	const struct standby_app_rule *rule = standby_config_app(cfg, name);
+	uint64_t replay_ns = 0;
+	int r;
+
+	if (!rule || !rule->journal[0])
+		return 0;
+	r = handoff_take_journal(rule->journal, node, rule->mount, ret_ns, &replay_ns);
+	if (r < 0)
+		return log_error_errno(r, "'%s' not activated: cannot fence the old owner of '%s'",
+				       name, rule->journal);
+	log_notice("'%s': journal '%s' taken over for node '%s' (fence %.2f ms, replay %.2f ms)",
+		   name, rule->journal, node, *ret_ns / 1e6, replay_ns / 1e6);
+	*ret_ns += replay_ns;
+	return 0;
+}
+
 static int activate(struct standby_config *cfg, const char *name, const char *on)
 {
 	static struct preload p[MAX_PRELOADS];
 	const struct preload *act;
 	struct standby_manifest m;
 	struct standby_set set;
-	uint64_t t0 = standby_now_ns();
+	uint64_t t0 = standby_now_ns(), fence_ns = 0;
 	pid_t root;
 	unsigned n;
 	int r;
@@ -600,6 +627,9 @@ static int activate(struct standby_config *cfg, const char *name, const char *on
 	if (!act)
 		return log_error_errno(-ENOENT, "no live preload of '%s'%s%s", name,
 				       on ? " on node " : "", on ? on : "");
+	r = fence_old_owner(cfg, name, act->node, &fence_ns);
+	if (r < 0)
+		return r;	/* never two live copies against one store */
 	root = act->pid;
 	if (strcmp(act->mode, "restored")) {
 		r = standby_image_verify(act->image, name, act->generation, &m);
@@ -613,9 +643,9 @@ static int activate(struct standby_config *cfg, const char *name, const char *on
 	if (r < 0)
 		return log_error_errno(r, "cannot list the processes of %d", root);
 	standby_set_continue(&set);
-	printf("activated %s generation %llu on %s (%s) in %.2f ms, pid %d\n", name,
-	       (unsigned long long)act->generation, act->node, act->mode,
-	       (standby_now_ns() - t0) / 1e6, root);
+	printf("activated %s generation %llu on %s (%s) in %.2f ms (fencing %.2f ms), pid %d\n",
+	       name, (unsigned long long)act->generation, act->node, act->mode,
+	       (standby_now_ns() - t0) / 1e6, fence_ns / 1e6, root);
 	{
 		char path[PATH_MAX];
 

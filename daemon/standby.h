@@ -74,6 +74,8 @@ struct standby_app_rule {
 	int priority;			/* higher wins a budget */
 	unsigned max_standbys;		/* 0 = one per allowed node */
 	enum standby_over_budget over_budget;
+	char journal[1024];		/* its mount's journal: fenced at activation */
+	char mount[1024];		/* that mount here, where the journal replays */
 };
 
 struct standby_config {

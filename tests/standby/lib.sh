@@ -8,6 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CRIU=${CRIU:-/usr/local/lib/lifeboat/criu/sbin/criu}
 W=$(mktemp -d /tmp/lb-standby.XXXXXX)
 PIDS=()
+MOUNTS=()	# lifeboatfs mounts to unmount at the end
 FAILED=1
 
 skip()
@@ -34,6 +35,9 @@ cleanup()
 	done
 	for p in "${PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null || true
+	done
+	for m in "${MOUNTS[@]}"; do
+		fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 	[[ -z "${NODE_NS:-}" ]] || ip netns del "$NODE_NS" 2>/dev/null || true
 	[[ -z "${NODE_VETH:-}" ]] || ip link del "$NODE_VETH" 2>/dev/null || true
