@@ -35,6 +35,7 @@ check_protected()
 		sleep 0.1
 	done
 	lb_assert_eq "$mnt" "$(status_field "$status" mountpoint)" "$what: status file mountpoint"
+	lb_assert_eq 644 "$(stat -c %a "$status")" "$what: status file mode (only lifeboatfs writes it)"
 	lb_assert_eq "$journal" "$(status_field "$status" journal)" "$what: status file journal"
 	lb_assert_eq 1200.0 "$(status_field "$status" queue_budget | awk '{ printf "%.1f", $1 / 1024 }')" \
 		"$what: queue_budget=1200K in KiB"

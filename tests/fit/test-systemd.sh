@@ -14,6 +14,7 @@
 set -euo pipefail
 
 SRC=${LIFEBOAT_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+LIFEBOAT=${LIFEBOAT:-$SRC/build/daemon/lifeboat}
 GENERATOR=/lib/systemd/system-generators/systemd-fstab-generator
 
 skip()
@@ -59,11 +60,14 @@ verify()
 
 # The units as shipped, with ExecStart on the binary this build made.
 mkdir -p "$WORK/units"
-cp "$SRC"/contrib/systemd/*.service "$SRC"/contrib/systemd/*.mount "$WORK/units/"
+cp "$SRC"/contrib/systemd/*.service "$SRC"/contrib/systemd/*.mount "$SRC"/contrib/systemd/*.timer "$WORK/units/"
 sed -i "s|^ExecStart=/usr/local/sbin/lifeboatd\b|ExecStart=$LIFEBOATD|" "$WORK/units/lifeboatd.service"
 grep -q "^ExecStart=$LIFEBOATD" "$WORK/units/lifeboatd.service" ||
 	fail "lifeboatd.service: ExecStart is not /usr/local/sbin/lifeboatd (meson install's path)"
-verify shipped "$WORK"/units/*.service "$WORK"/units/*.mount
+sed -i "s|^ExecStart=/usr/local/bin/lifeboat |ExecStart=$LIFEBOAT |" "$WORK/units/lifeboat-metrics.service"
+grep -q "^ExecStart=$LIFEBOAT metrics --output" "$WORK/units/lifeboat-metrics.service" ||
+	fail "lifeboat-metrics.service: ExecStart is not /usr/local/bin/lifeboat metrics (meson install's path)"
+verify shipped "$WORK"/units/*.service "$WORK"/units/*.mount "$WORK"/units/*.timer
 
 # The fstab line of contrib/fstab.example through the generator.
 grep -E '^[^#[:space:]].*[[:space:]]fuse\.lifeboatfs[[:space:]]' "$SRC/contrib/fstab.example" >"$WORK/fstab" ||
@@ -93,9 +97,10 @@ sed 's|,_netdev||' "$SRC/contrib/systemd/srv-app.mount" >"$WORK/bad/srv-app.moun
 grep -q 'ordering cycle' "$WORK/bad.verify" || { cat "$WORK/bad.verify" >&2; fail "negative control: no ordering cycle reported without _netdev"; }
 echo "# negative control: without _netdev, verify reports the ordering cycle"
 
-# lifeboatd.service: Type=notify, and a comment above every [Service] directive.
-svc=$SRC/contrib/systemd/lifeboatd.service
-grep -qx 'Type=notify' "$svc" || fail "lifeboatd.service is not Type=notify"
+# lifeboatd.service: Type=notify, and a comment above every [Service]
+# directive of it and of lifeboat-metrics.service.
+grep -qx 'Type=notify' "$SRC/contrib/systemd/lifeboatd.service" || fail "lifeboatd.service is not Type=notify"
+for svc in "$SRC/contrib/systemd/lifeboatd.service" "$SRC/contrib/systemd/lifeboat-metrics.service"; do
 awk '
 	/^\[/ { section = $0; commented = 0; next }
 	/^#/ { commented = 1; next }
@@ -103,5 +108,6 @@ awk '
 	section == "[Service]" && !commented && !/^(Type|ExecStart)=/ { print "uncommented: " $0; bad = 1 }
 	section == "[Service]" && /^[A-Za-z]/ { keep = 1 }
 	END { exit bad }
-' "$svc" || fail "lifeboatd.service: a [Service] directive without a comment saying why"
+' "$svc" || fail "$(basename "$svc"): a [Service] directive without a comment saying why"
+done
 echo "PASS: systemd units verify, the fstab line generates an ordered mount unit"
