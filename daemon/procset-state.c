@@ -202,7 +202,7 @@ static int load_one(const struct procset_env *env, struct procset_table *t, int 
 {
 	struct procset *ps = NULL;
 	struct json_object *o = NULL;
-	const char *state;
+	char state[16];
 	int r;
 
 	r = read_json(dir_fd, file, &o);
@@ -212,7 +212,7 @@ static int load_one(const struct procset_env *env, struct procset_table *t, int 
 		json_object_put(o);
 		return log_warning_errno(r, "state file '%s' is not valid, ignoring it", file);
 	}
-	state = get_str(o, "state");
+	snprintf(state, sizeof(state), "%s", get_str(o, "state"));	/* o is put below */
 	snprintf(ps->image_dir, sizeof(ps->image_dir), "%s", get_str(o, "image_dir"));
 	if (!strcmp(state, "running"))
 		r = adopt_running(ps, o);
