@@ -106,6 +106,7 @@ CONF
 	lb_log "3. refusals"
 	lb_assert_eq 6 "$(agent validate-all OCF_RESKEY_name=a/b)" "validate-all with name a/b"
 	lb_assert_eq 6 "$(agent validate-all OCF_RESKEY_cwd=relative)" "validate-all with a relative cwd"
+	lb_assert_eq 6 "$(agent validate-all "OCF_RESKEY_service_ip=10.0.0.1 --cwd /tmp")" "validate-all with a bad service_ip"
 	lb_assert_eq 0 "$(agent start)" "start for the migrations"
 	lb_assert_eq 6 "$(agent migrate_to)" "migrate_to without a target"
 	lb_assert_eq 1 "$(agent migrate_to OCF_RESKEY_CRM_meta_migrate_target=nowhere)" "migrate_to an unknown peer"
