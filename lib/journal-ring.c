@@ -26,6 +26,7 @@
  * the scan finds and the next writable open cuts).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -36,9 +37,11 @@
 #define READ_AHEAD (256u << 10)		/* scans read records one by one */
 #define NO_BLOCK UINT64_MAX
 
+/* Every field below lock is protected by it: the ops may come from any thread. */
 struct ring_device {
 	struct journal_device dev;	/* first: the ops get &dev */
 	struct journal_blockdev *bd;	/* owned */
+	pthread_mutex_t lock;
 	uint32_t bs;
 	bool blank;			/* no superblock yet */
 	uint8_t *sb;			/* block 0 as last read or written */
@@ -260,10 +263,8 @@ static int ring_write(struct ring_device *rd, const uint8_t *data, size_t len, u
 
 /* ------------------------------------------------------------------ ops */
 
-static ssize_t rd_read(struct journal_device *dev, void *buf, size_t len, uint64_t off)
+static ssize_t read_locked(struct ring_device *rd, void *buf, size_t len, uint64_t off)
 {
-	struct ring_device *rd = ring_of(dev);
-
 	if (off < JOURNAL_BLOCK)
 		return header_read(rd, buf, len, off);
 	if (rd->blank)
@@ -271,11 +272,20 @@ static ssize_t rd_read(struct journal_device *dev, void *buf, size_t len, uint64
 	return ring_read(rd, buf, len, off - JOURNAL_BLOCK);
 }
 
-static int rd_write(struct journal_device *dev, const void *buf, size_t len, uint64_t off)
+static ssize_t rd_read(struct journal_device *dev, void *buf, size_t len, uint64_t off)
 {
 	struct ring_device *rd = ring_of(dev);
+	ssize_t n;
 
-	if (dev->read_only)
+	pthread_mutex_lock(&rd->lock);
+	n = read_locked(rd, buf, len, off);
+	pthread_mutex_unlock(&rd->lock);
+	return n;
+}
+
+static int write_locked(struct ring_device *rd, const void *buf, size_t len, uint64_t off)
+{
+	if (rd->dev.read_only)
 		return -EROFS;
 	if (off == 0)
 		return header_write(rd, buf, len);
@@ -284,38 +294,54 @@ static int rd_write(struct journal_device *dev, const void *buf, size_t len, uin
 	return ring_write(rd, buf, len, off - JOURNAL_BLOCK);
 }
 
-static int rd_sync(struct journal_device *dev)
+static int rd_write(struct journal_device *dev, const void *buf, size_t len, uint64_t off)
 {
 	struct ring_device *rd = ring_of(dev);
 	int r;
 
+	pthread_mutex_lock(&rd->lock);
+	r = write_locked(rd, buf, len, off);
+	pthread_mutex_unlock(&rd->lock);
+	return r;
+}
+
+static int rd_sync(struct journal_device *dev)
+{
+	struct ring_device *rd = ring_of(dev);
+	int r = 0;
+
 	if (dev->read_only)
 		return 0;
-	if (!rd->blank && (rd->ring.used != rd->durable.used || rd->ring.head != rd->durable.head)) {
+	pthread_mutex_lock(&rd->lock);
+	if (!rd->blank && (rd->ring.used != rd->durable.used || rd->ring.head != rd->durable.head))
 		r = superblock_write(rd, &rd->ring);
-		if (r < 0)
-			return r;
-	}
-	return rd->bd->ops->sync(rd->bd);
+	if (r >= 0)
+		r = rd->bd->ops->sync(rd->bd);
+	pthread_mutex_unlock(&rd->lock);
+	return r;
 }
 
 static int rd_size(struct journal_device *dev, uint64_t *ret_size)
 {
 	struct ring_device *rd = ring_of(dev);
 
+	pthread_mutex_lock(&rd->lock);
 	*ret_size = rd->blank ? 0 : JOURNAL_BLOCK + rd->ring.used;
+	pthread_mutex_unlock(&rd->lock);
 	return 0;
 }
 
 static int rd_truncate(struct journal_device *dev, uint64_t size)
 {
 	struct ring_device *rd = ring_of(dev);
+	int r = 0;
 
 	if (dev->read_only)
 		return -EROFS;
-	if (size < JOURNAL_BLOCK || size - JOURNAL_BLOCK > rd->ring.used)
-		return -EINVAL;
-	if (size == JOURNAL_BLOCK) {
+	pthread_mutex_lock(&rd->lock);
+	if (size < JOURNAL_BLOCK || size - JOURNAL_BLOCK > rd->ring.used) {
+		r = -EINVAL;
+	} else if (size == JOURNAL_BLOCK) {
 		rd->ring.head = ring_reset_head(&rd->ring);
 		rd->ring.used = 0;
 	} else {
@@ -323,7 +349,8 @@ static int rd_truncate(struct journal_device *dev, uint64_t size)
 	}
 	rd->tail_rel = NO_BLOCK;
 	rd->ra_len = 0;
-	return 0;
+	pthread_mutex_unlock(&rd->lock);
+	return r;
 }
 
 static void rd_path_info(struct journal_device *dev, struct journal_path_info *ret_info)
@@ -347,6 +374,7 @@ static void rd_close(struct journal_device *dev)
 	free(rd->buf);
 	free(rd->ra);
 	free(dev->name);
+	pthread_mutex_destroy(&rd->lock);
 	free(rd);
 }
 
@@ -394,6 +422,7 @@ int journal_ring_device_open(struct journal_blockdev *bd, unsigned flags,
 		bd->ops->close(bd);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&rd->lock, NULL);
 	rd->dev.ops = &ring_ops;
 	rd->dev.read_only = bd->read_only || (flags & JOURNAL_OPEN_READONLY);
 	rd->bd = bd;
@@ -424,8 +453,13 @@ int journal_device_lun_info(struct journal_device *dev, struct journal_lun_info 
 	struct ring_device *rd = ring_of(dev);
 	struct journal_lun_info info;
 
-	if (dev->ops != &ring_ops || rd->blank)
+	if (dev->ops != &ring_ops)
 		return -ENOTTY;
+	pthread_mutex_lock(&rd->lock);
+	if (rd->blank) {
+		pthread_mutex_unlock(&rd->lock);
+		return -ENOTTY;
+	}
 	info.block_size = rd->durable.block_size;
 	info.lun_blocks = rd->durable.lun_blocks;
 	info.ring_start = rd->durable.ring_start;
@@ -434,6 +468,7 @@ int journal_device_lun_info(struct journal_device *dev, struct journal_lun_info 
 	info.used = rd->durable.used;
 	info.generation = rd->durable.generation;
 	memcpy(info.lun_id, rd->durable.lun_id, sizeof(info.lun_id));
+	pthread_mutex_unlock(&rd->lock);
 	*ret_info = info;
 	return 0;
 }

@@ -95,4 +95,22 @@ printf 'garbage' | dd of="$IS_LUN" bs=1 seek=24 conv=notrunc status=none # the e
 bad_input "a corrupt superblock" "corrupt header or superblock"
 head -c 4096 /dev/urandom | dd of="$IS_LUN" conv=notrunc status=none
 bad_input "a LUN that is not a journal" "not a lifeboat journal"
+
+# CHAP: secrets from the environment or a root-only file, never from argv
+is_tgtadm --op new --mode account --user "lbtest$$" --password "secret-$$" &&
+	is_tgtadm --op bind --mode account --tid 1 --user "lbtest$$" || lb_fail "cannot set up CHAP"
+chap_try()
+{
+	"$LIFEBOAT" journal inspect "$IS_BASE_URL" >/dev/null 2>"$LB_WORK/chap.err"
+	grep -q "$1" "$LB_WORK/chap.err" || lb_fail "CHAP $2: wanted '$1', got: $(cat "$LB_WORK/chap.err")"
+}
+LIFEBOAT_ISCSI_CHAP_FILE=/nonexistent chap_try "cannot log in" "without secrets"
+LIFEBOAT_ISCSI_CHAP_FILE=/nonexistent LIBISCSI_CHAP_USERNAME="lbtest$$" LIBISCSI_CHAP_PASSWORD="secret-$$" \
+	chap_try "not a lifeboat journal" "from the environment"
+printf 'user=lbtest%s\npassword=secret-%s\n' $$ $$ >"$LB_WORK/chap"
+chmod 600 "$LB_WORK/chap"
+LIFEBOAT_ISCSI_CHAP_FILE=$LB_WORK/chap chap_try "not a lifeboat journal" "from a root-only file"
+grep -q 'visible' "$LB_WORK/chap.err" && lb_fail "a CHAP secret not in the URL was reported as visible"
+chmod 644 "$LB_WORK/chap"
+LIFEBOAT_ISCSI_CHAP_FILE=$LB_WORK/chap chap_try "must be owned by root with mode 0600" "from a readable file"
 lb_log "ok"
