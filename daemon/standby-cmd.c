@@ -278,8 +278,9 @@ static int standby_run(int argc, char **argv)
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 	if (r < 0) {
-		(void)kill(root, SIGKILL);
-		(void)wait_app(root);
+		/* no image, but the app goes on: our exit detaches every tracee */
+		standby_set_continue(&set);
+		log_error("'%s' goes on untraced (pid %d) without a standby image", a.name, root);
 		return EXIT_FAILED;
 	}
 	if (a.dry_run_ms >= 0)

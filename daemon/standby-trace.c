@@ -39,6 +39,12 @@
 #error "standby-trace.c rewinds syscalls with x86_64 registers"
 #endif
 
+/*
+ * A thread in an uninterruptible or killable sleep (a vfork parent whose
+ * child made the call, a stuck store) cannot reach group-stop: give up then.
+ */
+#define STOP_TIMEOUT_MS 10000
+
 #define TRACE_OPTIONS                                                               \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |         \
 	 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
@@ -53,6 +59,7 @@ struct tracer {
 	const struct standby_config *cfg;
 	pid_t root;
 	bool stopping;
+	uint64_t stop_deadline_ns;	/* STOPPING gives up then (-ETIMEDOUT) */
 	struct tracee *t;	/* STANDBY_MAX_THREADS entries */
 	unsigned n;
 	struct standby_set procs;	/* thread groups seen */
@@ -190,6 +197,7 @@ static int syscall_rewind(pid_t tid, long nr)
 static int stop_all(struct tracer *tr)
 {
 	tr->stopping = true;
+	tr->stop_deadline_ns = standby_now_ns() + STOP_TIMEOUT_MS * 1000000ull;
 	for (unsigned i = 0; i < tr->procs.n; i++) {
 		(void)set_add(&tr->stop_sent, tr->procs.tgid[i]);
 		if (kill(tr->procs.tgid[i], SIGSTOP) < 0 && errno != ESRCH)
@@ -316,11 +324,19 @@ static int trace_loop(struct tracer *tr, struct standby_trigger *trig, int *ret_
 		int status, r;
 		pid_t pid;
 
-		pid = waitpid(-1, &status, __WALL);
+		pid = waitpid(-1, &status, __WALL | (tr->stopping ? WNOHANG : 0));
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
 			return log_error_errno(-errno, "waitpid");
+		}
+		if (pid == 0) {	/* STOPPING, nothing reported yet */
+			if (standby_now_ns() > tr->stop_deadline_ns)
+				return log_error_errno(-ETIMEDOUT,
+						       "a thread of the set did not stop within %d ms",
+						       STOP_TIMEOUT_MS);
+			usleep(200);
+			continue;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			tracee_remove(tr, pid);
@@ -372,8 +388,8 @@ int standby_trace_until_external(pid_t root, const struct standby_config *cfg,
 		detach_all(tr);
 		r = wait_all_stopped(tr);
 		*ret_trig = trig;
-		*ret_set = tr->procs;
 	}
+	*ret_set = tr->procs;	/* also on failure: the caller lets them go on */
 	free(tr->t);
 	free(tr);
 	return r;

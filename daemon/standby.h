@@ -143,7 +143,9 @@ int standby_spawn(const struct standby_run_opts *o, pid_t *ret_root);
  * Traces root (from standby_spawn) until its set makes an external
  * reference. On 0 every thread of the set is in group-stop, untraced, with
  * the call rewound, and ret_set lists its processes; -ECHILD if the root
- * exited first (*ret_status holds its wait status).
+ * exited first (*ret_status holds its wait status). On any other error
+ * ret_set lists the processes still traced: the caller sends them SIGCONT
+ * and exits, which detaches them (the app goes on, untraced, no image).
  */
 int standby_trace_until_external(pid_t root, const struct standby_config *cfg,
 				 struct standby_trigger *ret_trig, struct standby_set *ret_set,
