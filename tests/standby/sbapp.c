@@ -12,6 +12,10 @@
  *   sbapp udp HOST PORT IPORT       sendto HOST:IPORT (configured internal)
  *                                   first, then sendto HOST:PORT
  *   sbapp unix PATH                 connects to the unix socket PATH
+ *   sbapp fifo PATH                 opens the FIFO PATH, writes "hello fifo"
+ *   sbapp shm KEY                   System V shared memory by key (hex)
+ *   sbapp store DIR                 reads DIR/input, then writes DIR/output
+ *                                   (the first write under the store)
  *
  * Before its external reference every mode connects to a listener of its
  * own (TCP, or an abstract unix name) and runs a helper thread.
@@ -30,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -330,6 +337,64 @@ static int mode_unix(char **argv)
 	return 0;
 }
 
+/* fifo, shm, store: the reference, then "done" on stdout and exit */
+static int mode_fifo(char **argv)
+{
+	int fd;
+
+	internal_refs();
+	fill(16);
+	fd = open(argv[2], O_WRONLY);	/* external: a FIFO */
+	if (fd < 0 || write(fd, "hello fifo\n", 11) != 11)
+		die("fifo");
+	printf("done\n");
+	return 0;
+}
+
+static int mode_shm(char **argv)
+{
+	key_t key = (key_t)strtol(argv[2], NULL, 16);
+	int id, priv;
+	char *p;
+
+	internal_refs();
+	fill(16);
+	priv = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);	/* internal: our own */
+	if (priv < 0 || (p = shmat(priv, NULL, 0)) == (void *)-1)
+		die("private shm");
+	shmdt(p);
+	shmctl(priv, IPC_RMID, NULL);
+	id = shmget(key, 4096, IPC_CREAT | 0600);	/* external: by key */
+	if (id < 0 || (p = shmat(id, NULL, 0)) == (void *)-1)
+		die("shm");
+	strcpy(p, "hello shm");
+	shmdt(p);
+	printf("done\n");
+	return 0;
+}
+
+static int mode_store(char **argv)
+{
+	char path[4096], buf[64];
+	ssize_t n;
+	int fd;
+
+	internal_refs();
+	fill(16);
+	snprintf(path, sizeof(path), "%s/input", argv[2]);
+	fd = open(path, O_RDONLY);	/* reading the store is not a reference */
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf))) < 0)
+		die("input");
+	close(fd);
+	snprintf(path, sizeof(path), "%s/output", argv[2]);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);	/* external: a write */
+	if (fd < 0 || write(fd, buf, (size_t)n) != n)
+		die("output");
+	close(fd);
+	printf("done\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -341,7 +406,14 @@ int main(int argc, char **argv)
 		return mode_udp(argv);
 	if (argc == 3 && !strcmp(argv[1], "unix"))
 		return mode_unix(argv);
+	if (argc == 3 && !strcmp(argv[1], "fifo"))
+		return mode_fifo(argv);
+	if (argc == 3 && !strcmp(argv[1], "shm"))
+		return mode_shm(argv);
+	if (argc == 3 && !strcmp(argv[1], "store"))
+		return mode_store(argv);
 	fprintf(stderr, "usage: sbapp tcp HOST PORT MB ROUNDS | fork HOST PORT WORKERS |\n"
-			"       udp HOST PORT INTERNAL_PORT | unix PATH\n");
+			"       udp HOST PORT INTERNAL_PORT | unix PATH | fifo PATH | shm KEY |\n"
+			"       store DIR\n");
 	return 2;
 }

@@ -6,6 +6,8 @@
 #         an endpoint the config lists as internal);
 #   unix  connect to a unix socket path;
 #   fork  connect after forking 3 workers that hold the data.
+#   fifo  open a FIFO; shm  shmget by key (after a private segment);
+#   store the first write under the configured store (after reading it).
 # Each app first connects to a TCP listener and an abstract unix name of its
 # own and runs a helper thread. For each: the trigger names the external
 # call, the server hears exactly one hello from the original, and the
@@ -73,6 +75,40 @@ n=$(ls "$W"/images/sbfork/1/core-*.img | wc -l)
 ((n == 5)) || fail "sbfork: the image holds $n tasks, expected 5 (the parent's 2 threads, 3 workers)"
 kids=$(cat /proc/"$RESTORED"/task/*/children | wc -w)
 ((kids == 3)) || fail "sbfork: the restored parent has $kids children, expected 3 workers"
+
+# fifo, shm, store: the trigger, then the original makes its call and ends
+# check_done NAME EXPECTED_TRIGGER
+check_done()
+{
+	local name=$1 want=$2 trigger
+
+	wait_until 30 test -e "$W/images/$name/1/manifest.json" || fail "$name: no image was written"
+	trigger=$(manifest_field "$name" 1 trigger)
+	[[ $trigger == "$want" ]] || fail "$name: checkpoint at '$trigger', expected '$want'"
+	wait_until 20 grep -q '^done$' "$W/$name.log" || fail "$name: the original did not go on: $(cat "$W/$name.log")"
+	echo "$name: checkpoint before '$trigger', the original went on"
+}
+
+mkfifo "$W/fifo"
+write_config ""
+run_traced sbfifo sbfifo "$SBAPP" fifo "$W/fifo"
+wait_until 30 test -e "$W/images/sbfifo/1/manifest.json" || fail "sbfifo: no image was written"
+got=$(timeout 20 cat "$W/fifo") || fail "sbfifo: nothing came through the FIFO"
+[[ $got == "hello fifo" ]] || fail "sbfifo: read '$got' from the FIFO"
+check_done sbfifo "open fifo $W/fifo"
+
+KEY=$(printf '%x' $((0x5b000000 + $$)))
+run_traced sbshm sbshm "$SBAPP" shm "$KEY"
+check_done sbshm "shmget key 0x$KEY"
+ipcrm -M "0x$KEY" 2>/dev/null || true
+
+mkdir -p "$W/store"
+echo "input data" >"$W/store/input"
+write_config "store = $W/store
+store_write_external = yes"
+run_traced sbstore sbstore "$SBAPP" store "$W/store"
+check_done sbstore "open for writing under store $W/store/output"
+[[ $(cat "$W/store/output") == "input data" ]] || fail "sbstore: the original's write is missing"
 
 FAILED=0
 echo PASS
