@@ -92,6 +92,16 @@ int handoff_flush_mount(const char *path, int timeout_ms)
 
 /* ------------------------------------------------------------------ mounts (B) */
 
+void handoff_drop_kernel_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "2", 1) != 1)
+		log_debug_errno(-errno, "cannot drop the kernel's dentries and inodes");
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Undoes mountinfo's octal escapes (\040 for a space) in place. */
 static void unescape(char *s)
 {

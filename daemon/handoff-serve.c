@@ -120,6 +120,7 @@ static int take_over(struct serve_state *s)
 	uint64_t t0;
 	int r;
 
+	handoff_drop_kernel_caches();
 	for (uint32_t i = 0; i < s->req.n_mounts; i++) {
 		if (!s->req.mounts[i].journal[0])
 			continue;
@@ -150,6 +151,8 @@ int handoff_serve(struct peer_conn *conn, const struct handoff_config *cfg,
 {
 	struct serve_state s = { .conn = conn, .cfg = cfg, .ops = ops, .parent_fd = -1 };
 	int r;
+
+	peer_conn_set_timeout(conn, cfg->result_timeout_ms > 0 ? cfg->result_timeout_ms : 120000);
 
 	r = recv_request(&s);
 	if (r == 0)

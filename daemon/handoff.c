@@ -78,18 +78,28 @@ static int prepare(const struct handoff_config *cfg, const struct handoff_reques
 	return 0;
 }
 
-static int send_request(struct peer_conn *conn, const struct handoff_request *req,
-			const char *dir, struct handoff_times *t)
+/* Before the freeze: B checks its mounts while we dump. */
+static int send_request(struct peer_conn *conn, const struct handoff_request *req)
 {
-	struct image_stats st = { 0 };
 	struct wire_out w;
-	int dirfd, r;
+	int r;
 
 	r = handoff_request_encode(req, &w);
 	if (r < 0)
 		return log_error_errno(r, "handoff request of '%s' does not fit a message", req->app);
 	r = peer_send(conn, PEER_MSG_HANDOFF_BEGIN, w.buf, w.len);
 	wire_out_free(&w);
+	return r;
+}
+
+static int send_image(struct peer_conn *conn, const struct handoff_request *req,
+		      const char *dir, struct handoff_times *t)
+{
+	struct image_stats st = { 0 };
+	int dirfd, r;
+
+	/* a refusal of the request may be here already */
+	r = peer_check_refusal(conn);
 	if (r < 0)
 		return r;
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -142,10 +152,13 @@ static int exchange(struct peer_conn *conn, const struct handoff_config *cfg,
 	size_t len;
 	int r;
 
+	r = send_request(conn, req);
+	if (r < 0)
+		return r;
 	r = prepare(cfg, req, ops, dir, t);
 	if (r < 0)
 		return r;
-	r = send_request(conn, req, dir, t);
+	r = send_image(conn, req, dir, t);
 	if (r < 0)
 		return r;
 	r = peer_recv_type(conn, PEER_MSG_HANDOFF_READY, &p, &len);
@@ -177,6 +190,8 @@ int handoff_send(struct peer_ctx *ctx, const char *peer_name, const char *addr, 
 		return log_error_errno(r, "handoff of '%s' not started: no authenticated connection to peer '%s'",
 				       req->app, peer_name);
 	t.connect = handoff_now_ns() - t0;
+	/* B waits for our dump, we for its replay and restore */
+	peer_conn_set_timeout(conn, cfg->result_timeout_ms > 0 ? cfg->result_timeout_ms : 120000);
 	r = exchange(conn, cfg, req, ops, dir, &t, &committed);
 	if (r < 0 && r != -ENOTRECOVERABLE) {
 		int q = ops->thaw(ops->userdata, req->app, dir);

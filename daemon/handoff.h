@@ -5,9 +5,10 @@
  * On A, handoff_send():
  *
  *   connect to B (before anything else: an unreachable peer changes nothing)
- *   freeze the app --> syncfs each mount --> wait until no FUSE request of
- *   each mount is in flight --> dump (the app stays frozen) --> send
- *   HANDOFF_BEGIN + image --> B: READY --> COMMIT --> B: RESULT
+ *   --> HANDOFF_BEGIN (B checks its mounts meanwhile) --> freeze the app -->
+ *   syncfs each mount --> wait until no FUSE request of each mount is in
+ *   flight --> dump (the app stays frozen, or its tasks end) --> send the
+ *   image --> B: READY --> COMMIT --> B: RESULT
  *     RESULT restored            --> kill A's copy: it never runs again
  *     RESULT failed, not restored --> thaw: the app resumes on A
  *     any failure before COMMIT  --> thaw: the app resumes on A
@@ -79,7 +80,8 @@ struct handoff_config {
 	const char *node_name;		/* ours: journal owner when we take over */
 	const char *image_dir;		/* where images are written and received */
 	int flush_timeout_ms;		/* in-flight FUSE requests; 0: 10 s */
-	int result_timeout_ms;		/* B's replay + restore; 0: 300 s */
+	int result_timeout_ms;		/* per read on a handoff connection (a dump,
+					 * a replay and restore); 0: 120 s */
 	bool any_mount;			/* tests only: mounts need not be lifeboatfs */
 };
 
@@ -123,6 +125,17 @@ int handoff_check_mount(const char *path);
  */
 int handoff_take_journal(const char *journal, const char *node, const char *mount_path,
 			 uint64_t *fence_ns, uint64_t *replay_ns);
+
+/*
+ * B, before it replays and restores: drops the kernel's unused dentries and
+ * inodes (vm.drop_caches = 2). Mounts of a shared store keep attributes and
+ * names for a day (lifeboatfs's default, which also keeps a dump on an
+ * absorbing node from asking the failed store); this node may hold stale
+ * ones of files the app changed on the other node since (a move back), and
+ * CRIU compares file sizes at restore. Global, but cheap and only at a
+ * handoff; best effort.
+ */
+void handoff_drop_kernel_caches(void);
 
 uint64_t handoff_now_ns(void);
 

@@ -399,6 +399,11 @@ void peer_conn_free(struct peer_conn *conn)
 	ERR_clear_error();
 }
 
+void peer_conn_set_timeout(struct peer_conn *conn, int timeout_ms)
+{
+	fd_set_timeout(conn->fd, timeout_ms);
+}
+
 const char *peer_conn_name(const struct peer_conn *conn)
 {
 	return conn->name[0] ? conn->name : conn->want[0] ? conn->want : conn->addr;

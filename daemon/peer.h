@@ -73,6 +73,9 @@ int peer_connect(struct peer_ctx *ctx, const char *peer_name, const char *addr, 
 /* Closes the TLS session and the socket; NULL is fine. */
 void peer_conn_free(struct peer_conn *conn);
 
+/* Changes the per read/write timeout of conn (a handoff waits for a dump). */
+void peer_conn_set_timeout(struct peer_conn *conn, int timeout_ms);
+
 /* The authenticated name of the remote node. */
 const char *peer_conn_name(const struct peer_conn *conn);
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# e2e.sh migrate|cut - a verified writer moves between two lifeboat nodes (network
+# namespaces joined by veth, one mount namespace each, one shared store,
+# node a's path through faultfs; see lib-handoff.sh):
+#   migrate: planned, `lifeboat migrate app --to b`, then back to a;
+#   cut: a's path fails (EIO) under the running app; lifeboatd on a hands
+#        it off to b by itself.
+# After each move: the app runs on the target (in its network namespace),
+# not on the source, keeps acknowledging writes; at the end no error was
+# seen by the app and every acknowledged record is in the store.
+set -u
+source "$(dirname "$0")/lib-handoff.sh"
+
+# check_on NODE OTHER: the app runs on NODE only, and keeps writing.
+check_on()
+{
+	local n=$1 other=$2 pid before
+
+	pid=$(ho_app_pid "$n" app)
+	[[ -n "$pid" ]] || { ho_lb "$n" ps >&2; ho_fail "app does not run on $n"; }
+	[[ "$(readlink "/proc/$pid/ns/net")" == "$(readlink "/proc/$(ho_node_pid "$n")/ns/net")" ]] ||
+		ho_fail "app (pid $pid) is not in node $n's network namespace"
+	[[ -z "$(ho_app_pid "$other" app)" ]] || ho_fail "app still runs on $other"
+	before=$(ho_acks)
+	ho_wait_acks_grow "$before" || ho_fail "app on $n acknowledges no writes ($before acks)"
+	ho_log "app runs on $n (pid $pid), $(ho_acks) records acknowledged"
+}
+
+ho_node_pid()
+{
+	local v="HO_NODE_PID_$1"
+
+	echo "${!v}"
+}
+
+migrate()
+{
+	local from=$1 to=$2 out
+
+	out=$(ho_lb "$from" migrate app --to "$to" 2>&1) || { echo "$out" >&2; ho_fail "migrate $from -> $to failed"; }
+	ho_log "migrate $from -> $to: $out"
+}
+
+check_no_errors()
+{
+	if grep -h ERROR "$HO_W"/log/app.* 2>/dev/null; then
+		ho_fail "the app saw errors"
+	fi
+}
+
+start_app_on_a()
+{
+	ho_init "e2e-$1"
+	ho_net_up
+	ho_faultfs_up
+	ho_node_start a b "$HO_W/faulty"
+	ho_node_start b a "$HO_W/store"
+	cd "$HO_W" || exit 1
+	ho_lb a run --name app -- python3 "$HO_DIR/writer.py" "$HO_W/mnt/data" "$HO_W/ack" ||
+		ho_fail "cannot start the app on a"
+	ho_wait_acks_grow 0 || ho_fail "the app does not write"
+	check_on a b
+}
+
+# The app stops where it runs now; every acknowledged record must be in the store.
+finish_on()
+{
+	check_no_errors
+	ho_lb "$1" stop app >/dev/null || ho_fail "cannot stop the app on $1"
+	python3 "$HO_DIR/verify.py" "$HO_W/store/data" "$HO_W/ack" >&2 ||
+		ho_fail "acknowledged writes are missing from the store"
+	check_no_errors
+}
+
+case_migrate()
+{
+	start_app_on_a migrate
+	ho_log "planned moves a -> b -> a"
+	migrate a b
+	check_on b a
+	migrate b a
+	check_on a b
+	finish_on a
+}
+
+# A fresh pair of nodes: after a handoff the source's mount keeps a fenced
+# journal until it is remounted (README, "Peers and handoff").
+case_cut()
+{
+	start_app_on_a cut
+	ho_log "a's path fails (EIO) under the app"
+	ho_faultctl fail EIO >/dev/null || ho_fail "faultctl fail"
+	for ((i = 0; i < 150; i++)); do
+		[[ -n "$(ho_app_pid b app)" ]] && break
+		sleep 0.1
+	done
+	check_on b a
+	grep -h "handed off" "$HO_W/log/lifeboatd-a.log" >&2
+	finish_on b
+}
+
+case ${1:-} in
+migrate) case_migrate ;;
+cut) case_cut ;;
+*) echo "usage: $0 migrate|cut" >&2; exit 2 ;;
+esac
+HO_OK=1
+ho_log "ok"

@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# lib-handoff.sh - two lifeboat nodes on one machine, for the handoff tests
+# (tests/handoff/e2e.sh) and the benchmark (contrib/bench/handoff.sh).
+#
+#   host:  $HO_W/store (the shared store) --faultfs--> $HO_W/faulty (A's path)
+#   node a: netns lbh-a-PID + its own mount namespace:
+#           lifeboatfs $HO_W/faulty -> $HO_W/mnt, lifeboatd (10.R.S.1)
+#   node b: netns lbh-b-PID + its own mount namespace:
+#           lifeboatfs $HO_W/store  -> $HO_W/mnt, lifeboatd (10.R.S.2)
+#   a veth pair joins the two network namespaces.
+#
+# Why a mount namespace per node: both nodes mount the store at the same
+# path (CRIU reopens every file by path at restore and checks its size, so
+# the app must find its files at the same path on B), and two mounts at one
+# path in one namespace would stack, the later hiding the earlier. Each node
+# is entered with setns(2) into its network namespace (nsenter --net) and
+# unshare --mount --propagation slave: the node sees host mounts (the
+# faultfs of A, /sys/fs/cgroup, /sys/fs/fuse/connections) but its own
+# lifeboatfs mount stays private to it. `ip netns exec` is not used: it also
+# remounts /sys, which would hide the cgroup v1 hierarchies. lifeboatd runs
+# inside the node's namespaces, so the apps it starts and restores (and
+# CRIU) live there too.
+#
+# Both nodes use one cgroup parent: they share this kernel's cgroup tree, and
+# CRIU restores the app into the cgroup it was dumped from, which must then
+# be the one lifeboatd on b knows for it (on two machines the same
+# cgroup_parent on both nodes gives the same).
+#
+# Every name is unique per run (netns, veth, cgroups, work dir); ho_cleanup
+# (the EXIT trap) stops the nodes, the apps, faultfs and removes the
+# namespaces, also on failure; the work dir is kept when the test failed.
+
+HO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HO_BUILD=${HO_BUILD:-$HO_DIR/../../build}
+HO_CRIU=${LIFEBOAT_CRIU:-/usr/local/lib/lifeboat/criu/sbin/criu}
+HO_TAG=$$
+HO_NODES=(a b)
+HO_OK=0
+HO_NODE_PIDS=()
+HO_FAULTFS_PID=
+HO_PSK=
+
+ho_log()
+{
+	echo "# $*" >&2
+}
+
+ho_fail()
+{
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+ho_skip()
+{
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+# ho_bin NAME ENVVAR RELPATH: the built binary, from meson's env or the build dir.
+ho_bin()
+{
+	local p=${!2:-$HO_BUILD/$3}
+
+	[[ -x "$p" ]] || ho_fail "$1 not built at '$p' (set $2)"
+	realpath "$p"
+}
+
+ho_init()
+{
+	local name=$1
+
+	((EUID == 0)) || ho_skip "needs root (network namespaces, FUSE, CRIU)"
+	[[ -c /dev/fuse ]] || ho_skip "no /dev/fuse"
+	for t in ip nsenter unshare python3 fusermount3 findmnt; do
+		command -v "$t" >/dev/null || ho_skip "'$t' is not installed"
+	done
+	[[ -x "$HO_CRIU" ]] || ho_skip "CRIU not installed at '$HO_CRIU' (contrib/install-criu.sh)"
+	[[ -d /sys/fs/cgroup/freezer ]] || ho_skip "no cgroup v1 freezer at /sys/fs/cgroup/freezer"
+	LIFEBOATFS=$(ho_bin lifeboatfs LIFEBOATFS fs/lifeboatfs) || exit 1
+	LIFEBOATD=$(ho_bin lifeboatd LIFEBOATD daemon/lifeboatd) || exit 1
+	LIFEBOAT=$(ho_bin lifeboat LIFEBOAT daemon/lifeboat) || exit 1
+	FAULTFS=$(ho_bin faultfs FAULTFS tests/faultfs/faultfs) || exit 1
+	FAULTCTL=$(ho_bin faultctl FAULTCTL tests/faultfs/faultctl) || exit 1
+	ip netns add "lbh-probe-$HO_TAG" 2>/dev/null || ho_skip "cannot create network namespaces"
+	ip netns del "lbh-probe-$HO_TAG"
+	HO_W=$(mktemp -d "/tmp/lifeboat-handoff-$name.XXXXXX")
+	chmod 755 "$HO_W"
+	mkdir -p "$HO_W/store" "$HO_W/faulty" "$HO_W/mnt" "$HO_W/log"
+	HO_PSK=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+	# 10.R.S.0/30, R and S from our PID: two runs at once do not share it
+	HO_NET="10.$((200 + HO_TAG % 50)).$(((HO_TAG / 50) % 250))"
+	trap ho_cleanup EXIT
+}
+
+ho_ip()
+{
+	[[ $1 == a ]] && echo "$HO_NET.1" || echo "$HO_NET.2"
+}
+
+ho_netns()
+{
+	echo "lbh-$1-$HO_TAG"
+}
+
+ho_net_up()
+{
+	local va="lbha$HO_TAG" vb="lbhb$HO_TAG" n
+
+	for n in a b; do
+		ip netns add "$(ho_netns $n)" || ho_fail "cannot create netns '$(ho_netns $n)'"
+	done
+	ip link add "$va" type veth peer name "$vb" || ho_fail "cannot create veth '$va'"
+	ip link set "$va" netns "$(ho_netns a)"
+	ip link set "$vb" netns "$(ho_netns b)"
+	ip -n "$(ho_netns a)" addr add "$(ho_ip a)/30" dev "$va"
+	ip -n "$(ho_netns b)" addr add "$(ho_ip b)/30" dev "$vb"
+	for n in a b; do
+		ip -n "$(ho_netns $n)" link set lo up
+	done
+	ip -n "$(ho_netns a)" link set "$va" up
+	ip -n "$(ho_netns b)" link set "$vb" up
+}
+
+# A's path to the store goes through faultfs, in the host namespace (the
+# nodes see it by propagation).
+ho_faultfs_up()
+{
+	"$FAULTFS" "$HO_W/store" "$HO_W/faulty" --ctl "$HO_W/faultfs.ctl" -f -o allow_other \
+		</dev/null >"$HO_W/log/faultfs.log" 2>&1 &
+	HO_FAULTFS_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ "$(findmnt -n -o FSTYPE --mountpoint "$HO_W/faulty" | tail -n 1)" == fuse* ]] && return 0
+		sleep 0.05
+	done
+	ho_fail "faultfs did not mount '$HO_W/faulty'"
+}
+
+ho_faultctl()
+{
+	"$FAULTCTL" "$HO_W/faultfs.ctl" "$@"
+}
+
+ho_config()
+{
+	local n=$1 peer=$2 store=$3
+
+	mkdir -p "$HO_W/$n/state"
+	cat >"$HO_W/$n/lifeboat.conf" <<EOF
+[node]
+name = $n
+listen = $(ho_ip "$n"):7447
+control_socket = $HO_W/$n/control.sock
+state_dir = $HO_W/$n/state
+log_dir = $HO_W/log
+cgroup_parent = lbh-$HO_TAG
+criu_timeout = 60
+criu_log_level = 2
+
+[peer $peer]
+address = $(ho_ip "$peer"):7447
+psk = $HO_PSK
+
+[mount data]
+path = $HO_W/mnt
+store = $store
+journal = file://$HO_W/$n.journal
+status = $HO_W/$n/status.json
+EOF
+}
+
+# ho_node_start NODE PEER STORE: the node's namespaces, lifeboatfs, lifeboatd.
+ho_node_start()
+{
+	local n=$1 peer=$2 store=$3 opts
+
+	ho_config "$n" "$peer" "$store"
+	# lifeboatfs's long kernel cache timeouts stay: they keep a dump on an
+	# absorbing node from asking the failed store; the receiving node drops
+	# its stale entries before a restore (handoff_drop_kernel_caches)
+	opts="allow_other,default_permissions,journal=$HO_W/$n.journal,status=$HO_W/$n/status.json"
+	opts+=",flush_interval=0.5,hold=60"
+	nsenter --net="/run/netns/$(ho_netns "$n")" -- unshare --mount --propagation slave -- \
+		bash -c '
+		n=$1 store=$2 mnt=$3 opts=$4 w=$5 LIFEBOATFS=$6 LIFEBOATD=$7
+		"$LIFEBOATFS" "$store" "$mnt" -f -o "$opts" </dev/null >"$w/log/lifeboatfs-$n.log" 2>&1 &
+		fs=$!
+		for ((i = 0; i < 100; i++)); do
+			[[ "$(findmnt -n -o FSTYPE --mountpoint "$mnt" | tail -n 1)" == fuse.lifeboatfs ]] && break
+			sleep 0.05
+		done
+		"$LIFEBOATD" -c "$w/$n/lifeboat.conf" </dev/null >"$w/log/lifeboatd-$n.log" 2>&1 &
+		d=$!
+		trap "kill -TERM $d 2>/dev/null; wait $d; fusermount3 -u -z \"$mnt\"; wait $fs; exit 0" TERM INT
+		wait $d
+		fusermount3 -u -z "$mnt"
+		wait $fs' node "$n" "$store" "$HO_W/mnt" "$opts" "$HO_W" "$LIFEBOATFS" "$LIFEBOATD" &
+	HO_NODE_PIDS+=("$!")
+	eval "HO_NODE_PID_$n=$!"
+	for ((i = 0; i < 100; i++)); do
+		ho_lb "$n" ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	tail -n 20 "$HO_W/log/lifeboatd-$n.log" "$HO_W/log/lifeboatfs-$n.log" >&2
+	ho_fail "node $n did not come up"
+}
+
+ho_lb()
+{
+	local n=$1
+
+	shift
+	LIFEBOAT_SOCKET="$HO_W/$n/control.sock" "$LIFEBOAT" "$@"
+}
+
+# ho_app_pid NODE APP: the init pid of APP if it runs on NODE, else nothing.
+ho_app_pid()
+{
+	ho_lb "$1" ps --json 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin).get("procsets", []):
+    if p.get("name") == sys.argv[1] and p.get("state") == "running":
+        print(p.get("pid"))' "$2"
+}
+
+# ho_acks: acknowledged records so far.
+ho_acks()
+{
+	[[ -f "$HO_W/ack" ]] && wc -l <"$HO_W/ack" || echo 0
+}
+
+ho_wait_acks_grow()
+{
+	local before=$1 now
+
+	for ((i = 0; i < 50; i++)); do
+		now=$(ho_acks)
+		((now > before + 20)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+ho_thaw_cgroups()
+{
+	local d
+
+	for d in /sys/fs/cgroup/freezer/"lbh-$HO_TAG"; do
+		[[ -d "$d" ]] && find "$d" -name freezer.state -exec sh -c 'echo THAWED >"$1"' _ {} \;
+	done
+}
+
+# Processes left in our cgroups: none may survive the test.
+ho_kill_cgroups()
+{
+	local d
+
+	ho_thaw_cgroups
+	for d in /sys/fs/cgroup/*/"lbh-$HO_TAG"; do
+		[[ -d "$d" ]] || continue
+		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	done
+	sleep 0.2
+	for d in /sys/fs/cgroup/*/"lbh-$HO_TAG"; do
+		[[ -d "$d" ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+	done
+}
+
+ho_cleanup()
+{
+	local rc=$? p n
+
+	for p in "${HO_NODE_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${HO_NODE_PIDS[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	# what is left in a node's network namespace is ours: the node's shell,
+	# lifeboatd, lifeboatfs, CRIU, the apps (thawed first, or SIGKILL waits)
+	ho_thaw_cgroups
+	for n in a b; do
+		ip netns pids "$(ho_netns $n)" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	done
+	for p in "${HO_NODE_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	ho_kill_cgroups
+	if [[ -n "$HO_FAULTFS_PID" ]]; then
+		"$FAULTCTL" "$HO_W/faultfs.ctl" heal >/dev/null 2>&1
+		fusermount3 -u -z "$HO_W/faulty" 2>/dev/null
+		kill "$HO_FAULTFS_PID" 2>/dev/null
+		wait "$HO_FAULTFS_PID" 2>/dev/null
+	fi
+	for n in a b; do
+		ip netns del "$(ho_netns $n)" 2>/dev/null
+	done
+	if ((rc == 0 && HO_OK)); then
+		rm -rf "$HO_W"
+	elif [[ -n "${HO_W:-}" ]]; then
+		echo "# work dir kept: $HO_W" >&2
+		for f in "$HO_W"/log/lifeboatd-*.log "$HO_W"/log/*.stderr; do
+			[[ -f "$f" ]] && { echo "# --- $f" >&2; tail -n 25 "$f" >&2; }
+		done
+	fi
+	exit "$rc"
+}
