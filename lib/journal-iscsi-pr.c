@@ -151,6 +151,15 @@ int iscsi_pr_read(struct iscsi_bd *ib, struct journal_pr_info *ret_info)
 	return 0;
 }
 
+/* Another node owns the LUN: with type 5 every registrant may write, so unregister. */
+static int acquire_refused(struct iscsi_bd *ib, uint64_t holder_key)
+{
+	(void)pr_out(ib, "REGISTER (unregister)", SCSI_PERSISTENT_RESERVE_REGISTER, ib->key, 0);
+	return log_error_errno(-EBUSY, "journal '%s' is reserved by key 0x%" PRIx64 ", not ours (0x%"
+			       PRIx64 "): another node owns it ('lifeboat journal fence' takes it over)",
+			       ib->bd.name, holder_key, ib->key);
+}
+
 int iscsi_pr_acquire(struct iscsi_bd *ib, bool takeover)
 {
 	struct journal_pr_info info;
@@ -170,10 +179,7 @@ int iscsi_pr_acquire(struct iscsi_bd *ib, bool takeover)
 	else if (takeover)
 		r = pr_out(ib, "PREEMPT", SCSI_PERSISTENT_RESERVE_PREEMPT, ib->key, info.holder_key);
 	else
-		return log_error_errno(-EBUSY, "journal '%s' is reserved by key 0x%" PRIx64
-				       ", not ours (0x%" PRIx64 "): another node owns it "
-				       "('lifeboat journal fence' takes it over)",
-				       ib->bd.name, info.holder_key, ib->key);
+		return acquire_refused(ib, info.holder_key);
 	if (r < 0)
 		return log_error_errno(r, "cannot reserve '%s' with key 0x%" PRIx64, ib->bd.name,
 				       ib->key);
