@@ -141,6 +141,6 @@ PY
 done
 
 echo
-echo "cost of watching an initialization (ns per getpid, best of 5; a 32 MiB file read in 4 KiB reads):"
+echo "cost of watching an initialization (ns per getpid and a 32 MiB file read in 4 KiB reads, best of 3 interleaved rounds):"
 "$W/tracecost" 100000 | sed 's/^/  /'
 FAILED=0
