@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +22,9 @@
 void status_cmd_help(void)
 {
 	printf("  status [--json] [--dir DIR] [--config FILE] [--socket PATH] [--standby-dir DIR]\n"
-	       "                                    mounts, stores, journals, apps, standbys, peers\n");
+	       "                                    mounts, stores, journals, apps, standbys, peers\n"
+	       "  status --wait[=S] [--dir DIR]     wait (S seconds, default 300) until every\n"
+	       "                                    mount is healthy, showing replay progress\n");
 }
 
 static void format_bytes(uint64_t v, char *buf, size_t len)
@@ -388,9 +391,12 @@ int status_cmd(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "standby-dir", required_argument, NULL, 'B' },
+		{ "wait", optional_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	double wait_s = -1;
+	char *end;
 	const char *dir = status_dir_default(), *config = NULL, *socket = NULL;
 	const char *standby_dir = standby_dir_default();
 	struct json_object *standby;
@@ -400,7 +406,7 @@ int status_cmd(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jd:c:S:B:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "jd:c:S:B:w::h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -417,6 +423,13 @@ int status_cmd(int argc, char **argv)
 		case 'B':
 			standby_dir = optarg;
 			break;
+		case 'w':
+			wait_s = optarg ? strtod(optarg, &end) : 300;
+			if (optarg && (*end || end == optarg || !(wait_s >= 0 && wait_s <= 86400))) {
+				log_error("--wait takes 0 to 86400 seconds, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			status_cmd_help();
 			return EXIT_OK;
@@ -428,6 +441,8 @@ int status_cmd(int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (wait_s >= 0)
+		return status_wait(dir, wait_s);
 	if (mount_status_load(dir, &set) < 0)
 		return EXIT_FAILED;
 	if (daemon_status_load(config, socket, &ds) < 0) {

@@ -84,6 +84,11 @@ int standby_status_load(const char *root, struct json_object **ret_list);
 const char *standby_dir_default(void);
 
 /* `lifeboat status [--json] [--dir DIR]`, `lifeboat metrics [--output FILE] [--dir DIR]`. */
+/*
+ * Waits until every mounted lifeboatfs mount in dir is healthy, with a
+ * progress line on stderr; EXIT_OK, or EXIT_FAILED after timeout_s.
+ */
+int status_wait(const char *dir, double timeout_s);
 int status_cmd(int argc, char **argv);
 void status_cmd_help(void);
 int metrics_cmd(int argc, char **argv);

@@ -140,9 +140,15 @@ main()
 	"$LIFEBOAT" status --dir "$ST" | grep -qF "$AB_MNT  absorbing" || lb_fail "lifeboat status does not show absorbing"
 	"$LIFEBOAT" status --dir "$ST" | grep -qE "absorbed  EIO [1-9]" || lb_fail "lifeboat status does not count EIO"
 
-	lb_log "path back: replay"
+	local rc=0
+	"$LIFEBOAT" status --dir "$ST" --wait=1 2>"$LB_WORK/wait.err" || rc=$?
+	lb_assert_eq 1 "$rc" "status --wait=1 while absorbing"
+	grep -qF "$AB_MNT is absorbing" "$LB_WORK/wait.err" || { cat "$LB_WORK/wait.err" >&2; lb_fail "status --wait does not say which mount absorbs"; }
+
+	lb_log "path back: replay; status --wait follows it"
 	ab_ctl heal >/dev/null
-	ab_wait_healthy 30 || lb_fail "not healthy after heal"
+	"$LIFEBOAT" status --dir "$ST" --wait=30 2>"$LB_WORK/wait.err" || { cat "$LB_WORK/wait.err" >&2; lb_fail "status --wait=30 after heal"; }
+	ab_wait_healthy 1 || lb_fail "status --wait returned before the mount was healthy"
 	sleep 1.2
 	scrape recovered "lifeboat_mount_state{$m,state=healthy}==1" "lifeboat_journal_bytes{$m}==0" \
 		"lifeboat_absorbed_errors_total{$m,errno=EIO}>=1" "lifeboat_replay_done_records{$m}>=2"
