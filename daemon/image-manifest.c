@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +112,7 @@ out:
 	return r;
 }
 
-static int scan_add(struct image_manifest *m, int dirfd, const char *name)
+static int scan_add(struct image_manifest *m, int dirfd, const char *name, bool hash)
 {
 	struct image_entry *e;
 	struct stat st;
@@ -135,7 +136,8 @@ static int scan_add(struct image_manifest *m, int dirfd, const char *name)
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->size = (uint64_t)st.st_size;
 	e->mode = st.st_mode & 07777;
-	r = file_hash(dirfd, name, e->size, &e->hash);
+	e->hash = 0;
+	r = hash ? file_hash(dirfd, name, e->size, &e->hash) : 0;
 	if (r < 0)
 		return log_error_errno(r, "cannot read image file '%s'", name);
 	m->n_files++;
@@ -147,7 +149,7 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(((const struct image_entry *)a)->name, ((const struct image_entry *)b)->name);
 }
 
-int image_manifest_scan(int dirfd, const char *image_name, struct image_manifest **ret_m)
+static int manifest_scan(int dirfd, const char *image_name, bool hash, struct image_manifest **ret_m)
 {
 	struct image_manifest *m;
 	struct dirent *de;
@@ -170,7 +172,7 @@ int image_manifest_scan(int dirfd, const char *image_name, struct image_manifest
 	snprintf(m->name, sizeof(m->name), "%s", image_name);
 	while (r == 0 && (errno = 0, de = readdir(d)))
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = scan_add(m, dirfd, de->d_name);
+			r = scan_add(m, dirfd, de->d_name, hash);
 	if (r == 0 && errno)
 		r = log_error_errno(-errno, "cannot list the image directory");
 	if (r == 0) {
@@ -186,6 +188,16 @@ out:
 	return r;
 }
 
+int image_manifest_scan(int dirfd, const char *image_name, struct image_manifest **ret_m)
+{
+	return manifest_scan(dirfd, image_name, true, ret_m);
+}
+
+int image_manifest_list(int dirfd, const char *image_name, struct image_manifest **ret_m)
+{
+	return manifest_scan(dirfd, image_name, false, ret_m);
+}
+
 int image_manifest_encode(const struct image_manifest *m, struct wire_out *w)
 {
 	int r;
@@ -196,13 +208,28 @@ int image_manifest_encode(const struct image_manifest *m, struct wire_out *w)
 	wire_put_str(w, m->name);
 	wire_put_u32(w, m->n_files);
 	wire_put_u64(w, m->total);
-	wire_put_u64(w, m->hash);
 	for (uint32_t i = 0; i < m->n_files; i++) {
 		wire_put_str(w, m->files[i].name);
 		wire_put_u64(w, m->files[i].size);
 		wire_put_u32(w, m->files[i].mode);
-		wire_put_u64(w, m->files[i].hash);
 	}
+	r = wire_put_done(w);
+	if (r < 0)
+		wire_out_free(w);
+	return r;
+}
+
+int image_end_encode(const struct image_manifest *m, struct wire_out *w)
+{
+	int r;
+
+	r = wire_out_init(w, 16 + (size_t)m->n_files * 8);
+	if (r < 0)
+		return r;
+	wire_put_u32(w, m->n_files);
+	for (uint32_t i = 0; i < m->n_files; i++)
+		wire_put_u64(w, m->files[i].hash);
+	wire_put_u64(w, m->hash);
 	r = wire_put_done(w);
 	if (r < 0)
 		wire_out_free(w);
@@ -247,7 +274,7 @@ static int manifest_check_entries(const struct image_manifest *m, const struct i
 }
 
 static int manifest_check(struct image_manifest *m, const struct image_limits *lim,
-			  uint64_t total, uint64_t hash)
+			  uint64_t total)
 {
 	int r;
 
@@ -257,8 +284,8 @@ static int manifest_check(struct image_manifest *m, const struct image_limits *l
 	if (r < 0)
 		return r;
 	image_manifest_seal(m);
-	if (m->total != total || m->hash != hash)
-		return log_error_errno(-EBADMSG, "manifest of '%s' does not match its own total or hash",
+	if (m->total != total)
+		return log_error_errno(-EBADMSG, "manifest of '%s' does not match its own total",
 				       m->name);
 	return 0;
 }
@@ -269,7 +296,7 @@ int image_manifest_decode(const uint8_t *p, size_t len, const struct image_limit
 	struct image_limits l;
 	struct image_manifest *m;
 	struct wire_in r;
-	uint64_t total, hash;
+	uint64_t total;
 	int ret;
 
 	limits_resolve(lim, &l);
@@ -280,7 +307,6 @@ int image_manifest_decode(const uint8_t *p, size_t len, const struct image_limit
 	wire_get_str(&r, m->name, PEER_NAME_MAX);
 	m->n_files = wire_get_u32(&r);
 	total = wire_get_u64(&r);
-	hash = wire_get_u64(&r);
 	if (r.err) {
 		ret = log_error_errno(-EBADMSG, "malformed image manifest");
 		goto out;
@@ -299,13 +325,12 @@ int image_manifest_decode(const uint8_t *p, size_t len, const struct image_limit
 		wire_get_str(&r, m->files[i].name, PEER_IMAGE_NAME_MAX);
 		m->files[i].size = wire_get_u64(&r);
 		m->files[i].mode = wire_get_u32(&r) & 07777;
-		m->files[i].hash = wire_get_u64(&r);
 	}
 	if (wire_get_done(&r) < 0) {
 		ret = log_error_errno(-EBADMSG, "malformed image manifest of '%s'", m->name);
 		goto out;
 	}
-	ret = manifest_check(m, &l, total, hash);
+	ret = manifest_check(m, &l, total);
 	if (ret == 0) {
 		*ret_m = m;
 		m = NULL;

@@ -4,8 +4,9 @@
  *
  * Everything the peer sends is checked before it touches the disk: the
  * manifest (image-manifest.c), then each DATA message must continue the
- * current file exactly where it stands and not pass its size; each file's
- * hash is checked when its last byte arrives, the image hash at END. Files
+ * current file exactly where it stands and not pass its size; each file is
+ * hashed as it arrives and every hash checked at END, where nothing counts
+ * as received before all of them match. Files
  * are created with openat(O_CREAT | O_EXCL | O_NOFOLLOW) in a directory this
  * function made, so a name can neither leave it nor follow a link. Any
  * failure removes the directory and what is in it.
@@ -32,6 +33,7 @@ struct recv_state {
 	uint64_t off;		/* bytes of it so far */
 	int fd;			/* its fd, -1 between files */
 	XXH3_state_t *hash;
+	uint64_t *got;		/* hash of each file as received */
 	uint32_t created;	/* files 0..created-1 exist */
 };
 
@@ -61,9 +63,7 @@ static int file_finish(struct recv_state *s)
 {
 	const struct image_entry *e = &s->m->files[s->cur];
 
-	if (XXH3_64bits_digest(s->hash) != e->hash)
-		return log_error_errno(-EBADMSG, "image '%s': file '%s' does not match its checksum",
-				       s->m->name, e->name);
+	s->got[s->cur] = XXH3_64bits_digest(s->hash);	/* checked at END */
 	if (fchmod(s->fd, e->mode & 0700) < 0)
 		return -errno;
 	close(s->fd);
@@ -122,18 +122,31 @@ static int take_data(struct recv_state *s, const uint8_t *p, size_t len)
 	return file_finish(s) ?: next_files(s);
 }
 
+/* END: every file's hash as the sender computed it, and the image's. */
 static int take_end(struct recv_state *s, const uint8_t *p, size_t len)
 {
 	struct wire_in in;
+	uint32_t n;
 	uint64_t hash;
 
-	wire_in_init(&in, p, len);
-	hash = wire_get_u64(&in);
-	if (wire_get_done(&in) < 0)
-		return log_error_errno(-EBADMSG, "image '%s': malformed end message", s->m->name);
 	if (s->cur != s->m->n_files)
 		return log_error_errno(-EBADMSG, "image '%s' ends after %u of %u files (truncated)",
 				       s->m->name, s->cur, s->m->n_files);
+	wire_in_init(&in, p, len);
+	n = wire_get_u32(&in);
+	if (n != s->m->n_files)
+		return log_error_errno(-EBADMSG, "image '%s': end message for %u files, not %u",
+				       s->m->name, n, s->m->n_files);
+	for (uint32_t i = 0; i < n; i++)
+		s->m->files[i].hash = wire_get_u64(&in);
+	hash = wire_get_u64(&in);
+	if (wire_get_done(&in) < 0)
+		return log_error_errno(-EBADMSG, "image '%s': malformed end message", s->m->name);
+	for (uint32_t i = 0; i < n; i++)
+		if (s->got[i] != s->m->files[i].hash)
+			return log_error_errno(-EBADMSG, "image '%s': file '%s' does not match its checksum",
+					       s->m->name, s->m->files[i].name);
+	image_manifest_seal(s->m);
 	if (hash != s->m->hash)
 		return log_error_errno(-EBADMSG, "image '%s' does not match its checksum", s->m->name);
 	return 1;
@@ -228,12 +241,16 @@ int image_recv(struct peer_conn *conn, int parent_fd, const char *dirname,
 	if (r < 0)
 		return r;
 	s.hash = XXH3_createState();
-	if (!s.hash) {
+	s.got = calloc(s.m->n_files ? s.m->n_files : 1, sizeof(*s.got));
+	if (!s.hash || !s.got) {
+		XXH3_freeState(s.hash);
+		free(s.got);
 		image_manifest_free(s.m);
 		return -ENOMEM;
 	}
 	r = recv_into(&s, parent_fd, dirname);
 	XXH3_freeState(s.hash);
+	free(s.got);
 	if (r == 0 && stats)
 		*stats = (struct image_stats){ .bytes = s.m->total, .files = s.m->n_files,
 					       .transfer_ns = now_ns() - t0 };

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * image-send.c - sending an image directory to a peer: the manifest, each
- * file in PEER_CHUNK_MAX pieces in manifest order, then the image hash.
+ * file in PEER_CHUNK_MAX pieces in manifest order (hashed on the way), then
+ * the hashes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define LOG_PREFIX "image: "
 #include "lifeboat/log.h"
@@ -32,8 +34,9 @@ static void data_header(uint8_t *buf, uint32_t index, uint64_t offset)
 	wire_put_u64(&w, offset);
 }
 
-static int send_file(struct peer_conn *conn, int dirfd, uint32_t index,
-		     const struct image_entry *e, uint8_t *buf)
+/* Sends one file and computes its hash on the way (e->hash). */
+static int send_file(struct peer_conn *conn, int dirfd, uint32_t index, struct image_entry *e,
+		     uint8_t *buf, XXH3_state_t *st)
 {
 	uint64_t off = 0;
 	int fd, r = 0;
@@ -41,6 +44,7 @@ static int send_file(struct peer_conn *conn, int dirfd, uint32_t index,
 	fd = openat(dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return log_error_errno(-errno, "cannot open image file '%s'", e->name);
+	(void)XXH3_64bits_reset(st);
 	while (off < e->size) {
 		size_t want = e->size - off < PEER_CHUNK_MAX ? e->size - off : PEER_CHUNK_MAX;
 		ssize_t n = pread(fd, buf + DATA_HDR, want, (off_t)off);
@@ -56,22 +60,29 @@ static int send_file(struct peer_conn *conn, int dirfd, uint32_t index,
 		if (r < 0)
 			break;
 		data_header(buf, index, off);
+		(void)XXH3_64bits_update(st, buf + DATA_HDR, (size_t)n);
 		r = peer_send(conn, PEER_MSG_IMAGE_DATA, buf, DATA_HDR + (size_t)n);
 		if (r < 0)
 			break;
 		off += (uint64_t)n;
 	}
 	close(fd);
+	e->hash = XXH3_64bits_digest(st);
 	return r;
 }
 
-static int send_end(struct peer_conn *conn, uint64_t hash)
+static int send_end(struct peer_conn *conn, struct image_manifest *m)
 {
-	uint8_t buf[8];
-	struct wire_out w = { .buf = buf, .cap = sizeof(buf) };
+	struct wire_out w;
+	int r;
 
-	wire_put_u64(&w, hash);
-	return peer_send(conn, PEER_MSG_IMAGE_END, buf, sizeof(buf));
+	image_manifest_seal(m);	/* now that every file's hash is known */
+	r = image_end_encode(m, &w);
+	if (r < 0)
+		return r;
+	r = peer_send(conn, PEER_MSG_IMAGE_END, w.buf, w.len);
+	wire_out_free(&w);
+	return r;
 }
 
 static int send_manifest(struct peer_conn *conn, const struct image_manifest *m)
@@ -92,29 +103,33 @@ int image_send(struct peer_conn *conn, int dirfd, const char *image_name,
 {
 	struct image_manifest *m;
 	uint64_t t0 = now_ns(), t1;
-	uint8_t *buf;
+	XXH3_state_t *st = NULL;
+	uint8_t *buf = NULL;
 	int r;
 
-	r = image_manifest_scan(dirfd, image_name, &m);
+	r = image_manifest_list(dirfd, image_name, &m);
 	if (r < 0)
 		return r;
 	t1 = now_ns();
 	buf = malloc(DATA_HDR + PEER_CHUNK_MAX);
-	if (!buf) {
-		image_manifest_free(m);
-		return -ENOMEM;
+	st = XXH3_createState();
+	if (!buf || !st) {
+		r = -ENOMEM;
+		goto out;
 	}
 	r = send_manifest(conn, m);
 	for (uint32_t i = 0; r == 0 && i < m->n_files; i++)
-		r = send_file(conn, dirfd, i, &m->files[i], buf);
+		r = send_file(conn, dirfd, i, &m->files[i], buf, st);
 	if (r == 0)
-		r = send_end(conn, m->hash);
+		r = send_end(conn, m);
 	if (r == 0 && stats)
 		*stats = (struct image_stats){ .bytes = m->total, .files = m->n_files,
 					       .hash_ns = t1 - t0, .transfer_ns = now_ns() - t1 };
 	if (r == 0)
 		log_debug("sent image '%s' to '%s': %u files, %llu bytes", image_name,
 			  peer_conn_name(conn), m->n_files, (unsigned long long)m->total);
+out:
+	XXH3_freeState(st);
 	free(buf);
 	image_manifest_free(m);
 	return r;

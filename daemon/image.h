@@ -47,7 +47,7 @@ struct image_limits {
 struct image_stats {
 	uint64_t bytes;
 	uint32_t files;
-	uint64_t hash_ns;	/* sender: hashing for the manifest */
+	uint64_t hash_ns;	/* sender: listing the directory */
 	uint64_t transfer_ns;	/* manifest to end */
 };
 
@@ -60,6 +60,12 @@ int image_name_check(const char *name);
  */
 int image_manifest_scan(int dirfd, const char *image_name, struct image_manifest **ret_m);
 void image_manifest_free(struct image_manifest *m);
+
+/* The same without reading the files: every hash is 0 (image_send hashes as it sends). */
+int image_manifest_list(int dirfd, const char *image_name, struct image_manifest **ret_m);
+
+/* Encodes the IMAGE_END payload of m (its per-file hashes and m->hash) into w. */
+int image_end_encode(const struct image_manifest *m, struct wire_out *w);
 
 /* Computes m->hash and m->total from the entries. */
 void image_manifest_seal(struct image_manifest *m);

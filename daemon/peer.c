@@ -690,6 +690,10 @@ static int conn_handshake(struct peer_conn *conn)
 	if (ret != 1) {
 		int err = errno;
 
+		/* a TLS 1.3 client may have sent data already: read it before the
+		 * close, or its kernel gets a reset instead of our alert */
+		conn->refused = true;
+
 		if (SSL_get_error(conn->ssl, ret) == SSL_ERROR_SYSCALL && (err == EAGAIN || err == EWOULDBLOCK))
 			return log_error_errno(-ETIMEDOUT, "TLS handshake with '%s' timed out",
 					       peer_conn_name(conn));

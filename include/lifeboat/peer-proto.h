@@ -96,16 +96,20 @@ enum peer_msg_type {
 	PEER_MSG_RESULT = 3,
 
 	/*
-	 * str image name, u32 file count, u64 total bytes, u64 image hash,
-	 * then per file: str name, u64 size, u32 mode (permission bits only),
-	 * u64 hash. hash = XXH3_64bits of the file's bytes; image hash =
-	 * XXH3_64bits over the per-file fields as encoded (name length, name,
-	 * size, mode, hash), in manifest order.
+	 * str image name, u32 file count, u64 total bytes, then per file (names
+	 * sorted, unique): str name, u64 size, u32 mode (permission bits only).
 	 */
 	PEER_MSG_IMAGE_MANIFEST = 16,
 	/* u32 file index, u64 offset, then the data (<= PEER_CHUNK_MAX). */
 	PEER_MSG_IMAGE_DATA = 17,
-	/* u64 image hash (again: the receiver checks what it got). */
+	/*
+	 * u32 file count, per file u64 hash, then u64 image hash. hash =
+	 * XXH3_64bits of the file's bytes (the sender computes it while it
+	 * sends: one read of the image); image hash = XXH3_64bits over the
+	 * per-file fields encoded as str name, u64 size, u32 mode, u64 hash,
+	 * in manifest order. The receiver checks all of them before it counts
+	 * the image as received.
+	 */
 	PEER_MSG_IMAGE_END = 18,
 
 	/*

@@ -231,7 +231,6 @@ static int send_evil(struct peer_conn *conn, int dirfd, enum evil evil)
 	char real_name[PEER_IMAGE_NAME_MAX + 1];
 	struct image_manifest *m;
 	struct wire_out w;
-	uint64_t end_hash;
 	int r;
 
 	r = image_manifest_scan(dirfd, "app", &m);
@@ -276,17 +275,16 @@ static int send_evil(struct peer_conn *conn, int dirfd, enum evil evil)
 			r = send_data(conn, i, len, buf, 1);
 		free(buf);
 	}
-	end_hash = m->hash;
-	image_manifest_free(m);
-	if (r < 0 || evil == SEND_TRUNCATE_CLOSE)
-		return r;
-	{
-		uint8_t e[8];
-		struct wire_out we = { .buf = e, .cap = sizeof(e) };
+	if (r == 0 && evil != SEND_TRUNCATE_CLOSE) {
+		struct wire_out we;
 
-		wire_put_u64(&we, end_hash);
-		return peer_send(conn, PEER_MSG_IMAGE_END, e, sizeof(e));
+		r = image_end_encode(m, &we);
+		if (r == 0)
+			r = peer_send(conn, PEER_MSG_IMAGE_END, we.buf, we.len);
+		wire_out_free(&we);
 	}
+	image_manifest_free(m);
+	return r;
 }
 
 /* The sender's side: connect, send, read the answer. */
