@@ -202,6 +202,22 @@ static int for_each_proc(const struct cgroup *cg, int sig)
 	return n;
 }
 
+int cgroup_pids(const struct cgroup *cg, pid_t *pids, int max)
+{
+	char path[PATH_MAX + 32];
+	int pid, n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg->freezer);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &pid) == 1)
+		pids[n++] = pid;
+	fclose(f);
+	return n;
+}
+
 int cgroup_kill(const struct cgroup *cg, int sig)
 {
 	return for_each_proc(cg, sig);

@@ -40,6 +40,9 @@ int cgroup_thaw(const struct cgroup *cg);
 /* Sends sig to every process of the set; returns how many got it. */
 int cgroup_kill(const struct cgroup *cg, int sig);
 
+/* Up to max pids of the set's processes into pids; returns how many. */
+int cgroup_pids(const struct cgroup *cg, pid_t *pids, int max);
+
 /* Number of processes in the set (0 when the directory is gone). */
 int cgroup_nr_procs(const struct cgroup *cg);
 

@@ -291,6 +291,31 @@ int procset_from_json(const struct procset_env *env, struct json_object *m, stru
 	return 0;
 }
 
+/*
+ * After a failed restore: what CRIU had restored so far (its root is our
+ * child by CLONE_PARENT) must not run. Kill the cgroup's tasks and reap
+ * those that are our children; the rest are reaped by their own parents.
+ */
+static void kill_partial_restore(struct procset *ps)
+{
+	pid_t pids[256];
+	int n = cgroup_pids(&ps->cg, pids, 256);
+
+	if (n == 0)
+		return;
+	log_warning("killing %d task(s) of the failed restore of '%s'", n, ps->name);
+	(void)cgroup_kill(&ps->cg, SIGKILL);
+	(void)cgroup_thaw(&ps->cg);
+	for (int i = 0; i < n; i++)
+		for (int t = 0; t < 100; t++) {
+			pid_t w = waitpid(pids[i], NULL, WNOHANG);
+
+			if (w == pids[i] || (w < 0 && errno == ECHILD))
+				break;
+			usleep(10000);
+		}
+}
+
 int procset_restore(const struct procset_env *env, struct procset *ps, const char *dir,
 		    struct procset **ret, struct procset_times *times)
 {
@@ -333,8 +358,10 @@ int procset_restore(const struct procset_env *env, struct procset *ps, const cha
 	o.freezer = NULL;
 	t0 = now_us();
 	r = checkpoint_restore(dir_fd, &o, &pid);
-	if (r < 0)
+	if (r < 0) {
+		kill_partial_restore(ps);
 		goto out;
+	}
 	ps->pid = pid;
 	ps->state = PROCSET_RUNNING;
 	ps->started = time(NULL);
