@@ -77,6 +77,9 @@ static int node_peer_ctx(struct lifeboatd *d, struct peer_ctx **ret)
 	explicit_bzero(keys, sizeof(keys));	/* the context keeps its own copy */
 	if (r < 0)
 		return r;
+	/* fault injection for the refusal tests: a node of a newer protocol */
+	if (getenv("LIFEBOAT_FAULT") && strcmp(getenv("LIFEBOAT_FAULT"), "peer-version") == 0)
+		peer_ctx_set_wire_version(node_ctx, PEER_PROTO_VERSION + 1);
 	*ret = node_ctx;
 	return 0;
 }

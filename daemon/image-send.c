@@ -26,6 +26,25 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Fault injection for the refusal tests (LIFEBOAT_FAULT): "image-corrupt"
+ * flips one bit of the first data message after hashing it, as a bad link
+ * or a bad peer would; "image-truncate" stops in the middle of the image
+ * and returns -EPIPE, as a sender that dies would.
+ */
+enum send_fault { FAULT_NONE, FAULT_CORRUPT, FAULT_TRUNCATE };
+
+static enum send_fault send_fault(void)
+{
+	const char *f = getenv("LIFEBOAT_FAULT");
+
+	if (f && strcmp(f, "image-corrupt") == 0)
+		return FAULT_CORRUPT;
+	if (f && strcmp(f, "image-truncate") == 0)
+		return FAULT_TRUNCATE;
+	return FAULT_NONE;
+}
+
 static void data_header(uint8_t *buf, uint32_t index, uint64_t offset)
 {
 	struct wire_out w = { .buf = buf, .cap = DATA_HDR };
@@ -36,7 +55,7 @@ static void data_header(uint8_t *buf, uint32_t index, uint64_t offset)
 
 /* Sends one file and computes its hash on the way (e->hash). */
 static int send_file(struct peer_conn *conn, int dirfd, uint32_t index, struct image_entry *e,
-		     uint8_t *buf, XXH3_state_t *st)
+		     uint8_t *buf, XXH3_state_t *st, enum send_fault *fault)
 {
 	uint64_t off = 0;
 	int fd, r = 0;
@@ -61,6 +80,16 @@ static int send_file(struct peer_conn *conn, int dirfd, uint32_t index, struct i
 			break;
 		data_header(buf, index, off);
 		(void)XXH3_64bits_update(st, buf + DATA_HDR, (size_t)n);
+		if (*fault == FAULT_CORRUPT) {
+			log_warning("LIFEBOAT_FAULT: corrupting '%s' in transit", e->name);
+			buf[DATA_HDR] ^= 0x01;
+			*fault = FAULT_NONE;
+		}
+		if (*fault == FAULT_TRUNCATE && index > 0) {
+			log_warning("LIFEBOAT_FAULT: stopping in the middle of the image");
+			r = -EPIPE;
+			break;
+		}
 		r = peer_send(conn, PEER_MSG_IMAGE_DATA, buf, DATA_HDR + (size_t)n);
 		if (r < 0)
 			break;
@@ -103,6 +132,7 @@ int image_send(struct peer_conn *conn, int dirfd, const char *image_name,
 {
 	struct image_manifest *m;
 	uint64_t t0 = now_ns(), t1;
+	enum send_fault fault = send_fault();
 	XXH3_state_t *st = NULL;
 	uint8_t *buf = NULL;
 	int r;
@@ -119,7 +149,7 @@ int image_send(struct peer_conn *conn, int dirfd, const char *image_name,
 	}
 	r = send_manifest(conn, m);
 	for (uint32_t i = 0; r == 0 && i < m->n_files; i++)
-		r = send_file(conn, dirfd, i, &m->files[i], buf, st);
+		r = send_file(conn, dirfd, i, &m->files[i], buf, st, &fault);
 	if (r == 0)
 		r = send_end(conn, m);
 	if (r == 0 && stats)

@@ -5,7 +5,10 @@
 # node a's path through faultfs; see lib-handoff.sh):
 #   migrate: planned, `lifeboat migrate app --to b`, then back to a;
 #   cut: a's path fails (EIO) under the running app; lifeboatd on a hands
-#        it off to b by itself.
+#        it off to b by itself;
+#   refuse FAULT: a handoff b must refuse (a key b does not share, another
+#        protocol version, an image corrupted or cut short in transit):
+#        clear error, nothing restored on b, the app still runs on a.
 # After each move: the app runs on the target (in its network namespace),
 # not on the source, keeps acknowledging writes; at the end no error was
 # seen by the app and every acknowledged record is in the store.
@@ -100,10 +103,44 @@ case_cut()
 	finish_on b
 }
 
+# A handoff that must be refused; the app goes on on a, nothing runs on b.
+case_refuse()
+{
+	local fault=$1 out pid_before
+
+	case $fault in
+	wrong-key) HO_PSK_OVERRIDE=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') ;;
+	peer-version|image-corrupt|image-truncate) export LIFEBOAT_FAULT=$fault ;;
+	*) ho_fail "unknown refusal '$fault'" ;;
+	esac
+	ho_init "e2e-refuse-$fault"
+	ho_net_up
+	ho_faultfs_up
+	ho_node_start a b "$HO_W/faulty"	# with the fault, or a key b does not share
+	unset HO_PSK_OVERRIDE LIFEBOAT_FAULT
+	ho_node_start b a "$HO_W/store"
+	cd "$HO_W" || exit 1
+	ho_lb a run --name app -- python3 "$HO_DIR/writer.py" "$HO_W/mnt/data" "$HO_W/ack" ||
+		ho_fail "cannot start the app on a"
+	ho_wait_acks_grow 0 || ho_fail "the app does not write"
+	pid_before=$(ho_app_pid a app)
+	if out=$(ho_lb a migrate app --to b 2>&1); then
+		echo "$out" >&2
+		ho_fail "migrate with $fault succeeded"
+	fi
+	ho_log "refused as it must be: $out"
+	grep -h "handoff\|image\|peer" "$HO_W/log/lifeboatd-b.log" | tail -n 3 >&2
+	check_on a b
+	ho_log "app pid on a: $pid_before before, $(ho_app_pid a app) after"
+	[[ -z "$(ls -A "$HO_W/b/state/handoff" 2>/dev/null)" ]] || ho_fail "b kept an image"
+	finish_on a
+}
+
 case ${1:-} in
 migrate) case_migrate ;;
 cut) case_cut ;;
-*) echo "usage: $0 migrate|cut" >&2; exit 2 ;;
+refuse) case_refuse "${2:-}" ;;
+*) echo "usage: $0 migrate|cut|refuse wrong-key|peer-version|image-corrupt|image-truncate" >&2; exit 2 ;;
 esac
 HO_OK=1
 ho_log "ok"

@@ -159,7 +159,7 @@ criu_log_level = 2
 
 [peer $peer]
 address = $(ho_ip "$peer"):7447
-psk = $HO_PSK
+psk = ${HO_PSK_OVERRIDE:-$HO_PSK}
 
 [mount data]
 path = $HO_W/mnt
