@@ -2,7 +2,8 @@
 /*
  * standby-config.c - the [standby], [node NAME] and [app NAME] sections of
  * the standby config (INI, read with inih; --config FILE, else
- * /etc/lifeboat/standby.conf when it exists, else the defaults):
+ * $LIFEBOAT_STANDBY_CONFIG, else /etc/lifeboat/standby.conf when it
+ * exists, else the defaults):
  *
  *   [standby]
  *   internal = tcp:127.0.0.1:5432      ; repeatable: endpoints that are internal
@@ -328,6 +329,8 @@ int standby_config_load(const char *path, struct standby_config *ret_cfg)
 	strcpy(cfg->criu, DEFAULT_CRIU);
 	strcpy(cfg->image_root, DEFAULT_IMAGE_ROOT);
 	strcpy(cfg->state_root, DEFAULT_STATE_ROOT);
+	if (!path)
+		path = getenv("LIFEBOAT_STANDBY_CONFIG");
 	if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
 		path = DEFAULT_CONFIG;
 	ps = (struct parse_state){ .cfg = cfg, .path = path };

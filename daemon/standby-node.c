@@ -551,9 +551,15 @@ static void ps_app(const struct standby_config *cfg, const char *name)
 	}
 	ps_refusals(cfg, name);
 	act = pick(cfg, p, n, name, NULL);
-	if (act && rule)
-		printf("    activation -> %s (rule: first live preload in nodes = %s..., priority %d)\n",
-		       act->node, rule->nodes[0], rule->priority);
+	if (act && rule) {
+		char order[STANDBY_MAX_NODES * STANDBY_NAME_MAX] = "";
+
+		for (unsigned i = 0; i < rule->n_nodes; i++)
+			snprintf(order + strlen(order), sizeof(order) - strlen(order), "%s%s",
+				 i ? "," : "", rule->nodes[i]);
+		printf("    activation -> %s (rule: the first node of %s with a live preload, priority %d)\n",
+		       act->node, order[0] ? order : "any node", rule->priority);
+	}
 	else if (act)
 		printf("    activation -> %s (no rule for %s: newest live preload)\n", act->node, name);
 	else

@@ -72,6 +72,30 @@ grep -A5 '^sbb' "$W/ps3.out" | grep -q 'preloaded on B: restored' || fail "sbb i
 grep -A5 '^sba' "$W/ps3.out" | grep -q 'activation -> none' || fail "sba still has a standby: $(cat "$W/ps3.out")"
 wait_until 5 bash -c "! kill -0 $sba_pid 2>/dev/null" || fail "the evicted standby of sba still runs"
 
+# `lifeboat ps` (through a running lifeboatd) ends with the same standby view
+if [[ -x "${LIFEBOATD:-}" ]]; then
+	cat >"$W/lifeboat.conf" <<CONF
+[node]
+name = a
+control_socket = $W/control.sock
+state_dir = $W/lbstate
+log_dir = $W/lblogs
+cgroup_parent = lbsb$$
+CONF
+	"$LIFEBOATD" -c "$W/lifeboat.conf" >"$W/lifeboatd.log" 2>&1 &
+	PIDS+=($!)
+	disown
+	wait_until 10 "$L" ping --socket "$W/control.sock" >/dev/null 2>&1 || fail "lifeboatd did not answer"
+	LIFEBOAT_STANDBY_CONFIG=$W/standby.conf "$L" ps --socket "$W/control.sock" >"$W/ps4.out" ||
+		fail "lifeboat ps failed"
+	grep -q '^STANDBY IMAGES' "$W/ps4.out" || fail "lifeboat ps shows no standby images: $(cat "$W/ps4.out")"
+	grep -A5 '^sbb' "$W/ps4.out" | grep -q 'preloaded on B: restored' ||
+		fail "lifeboat ps does not show sbb on B: $(cat "$W/ps4.out")"
+	grep -A5 '^sba' "$W/ps4.out" | grep -q 'activation -> none' ||
+		fail "lifeboat ps offers the evicted sba: $(cat "$W/ps4.out")"
+	for d in /sys/fs/cgroup/*/lbsb$$; do [[ -d $d ]] && rmdir "$d" 2>/dev/null; done
+fi
+
 # activation follows the rules: sbb's newest live preload on B
 out=$("$L" activate sbb "${C[@]}" 2>&1) || fail "activate sbb: $out"
 PIDS+=("${out##* }")
@@ -95,5 +119,11 @@ if "$L" standby ps --config "$W/bad.conf" 2>"$W/c.err"; then
 fi
 grep -q "bad value 'lots' for 'memory_budget' in \[node B\]" "$W/c.err" || fail "bad config message: $(cat "$W/c.err")"
 
+echo "--- standby ps after the refusal:"
+cat "$W/ps1.out"
+echo "--- after placing sbb elsewhere:"
+cat "$W/ps2.out"
+echo "--- lifeboat ps after the eviction:"
+cat "$W/ps4.out" 2>/dev/null || cat "$W/ps3.out"
 FAILED=0
 echo PASS
