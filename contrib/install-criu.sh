@@ -55,7 +55,7 @@ say()
 
 cleanup()
 {
-	[[ -n "$work" && -d "$work" ]] && rm -rf "$work"
+	[[ -n "$work" && -d "$work" ]] && rm -rf --one-file-system "$work"
 	return 0
 }
 

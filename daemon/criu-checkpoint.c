@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +50,51 @@ static void last_error_line(int dir_fd, const char *log, char *buf, size_t size)
 			snprintf(buf, size, "%s", line);
 		}
 	fclose(f);
+}
+
+/*
+ * A CRIU killed by the watchdog in the middle of a restore leaves its
+ * cgroup yard mounted in its work dir (the image dir): a tmpfs with every
+ * cgroup hierarchy of the host mounted below it. Left there, an `rm -r`
+ * of the image dir would walk into the host's cgroups and remove every
+ * empty one. Detach them, deepest first (mountinfo lists parents first).
+ */
+static void detach_cgroup_yard(int dir_fd)
+{
+	char dir[PATH_MAX], fdpath[64], line[PATH_MAX * 2], prefix[PATH_MAX + 32];
+	char (*targets)[PATH_MAX] = NULL;
+	size_t n = 0, cap = 0;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", dir_fd);
+	len = readlink(fdpath, dir, sizeof(dir) - 1);
+	if (len <= 0)
+		return;
+	dir[len] = '\0';
+	snprintf(prefix, sizeof(prefix), "%s/.criu.cgyard.", dir);
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char target[PATH_MAX];
+
+		/* "id parent major:minor root mountpoint ..." (no escapes in our paths) */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", target) != 1 || strncmp(target, prefix, strlen(prefix)))
+			continue;
+		if (n == cap) {
+			void *t = realloc(targets, (cap = cap ? 2 * cap : 16) * sizeof(*targets));
+
+			if (!t)
+				break;
+			targets = t;
+		}
+		snprintf(targets[n++], PATH_MAX, "%s", target);
+	}
+	if (f)
+		fclose(f);
+	while (n-- > 0)
+		if (umount2(targets[n], MNT_DETACH) == 0)
+			log_warning("detached '%s' that the killed criu left behind", targets[n]);
+	free(targets);
 }
 
 static int setup_opts(const struct checkpoint_opts *o, int dir_fd, const char *log, criu_opts **ret)
@@ -105,8 +152,10 @@ int checkpoint_dump(pid_t pid, int dir_fd, const struct checkpoint_opts *o)
 	r = criu_local_dump(c);
 	fired = watchdog_stop(w);
 	criu_local_free_opts(c);
-	if (fired)
+	if (fired) {
+		detach_cgroup_yard(dir_fd);
 		return log_error_errno(-ETIMEDOUT, "criu dump of pid %d timed out after %u s", (int)pid, o->timeout_s);
+	}
 	if (r < 0) {
 		last_error_line(dir_fd, "dump.log", why, sizeof(why));
 		return log_error_errno(r, "criu dump of pid %d failed (%s)", (int)pid, why);
@@ -133,9 +182,12 @@ int checkpoint_restore(int dir_fd, const struct checkpoint_opts *o, pid_t *ret_p
 	r = criu_local_restore_child(c);
 	fired = watchdog_stop(w);
 	criu_local_free_opts(c);
-	if (fired)
+	if (fired) {
+		detach_cgroup_yard(dir_fd);
 		return log_error_errno(-ETIMEDOUT, "criu restore timed out after %u s", o->timeout_s);
+	}
 	if (r < 0) {
+		detach_cgroup_yard(dir_fd);	/* a failed CRIU cleans up itself; make sure */
 		last_error_line(dir_fd, "restore.log", why, sizeof(why));
 		return log_error_errno(r, "criu restore failed (%s)", why);
 	}

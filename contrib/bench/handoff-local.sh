@@ -39,7 +39,7 @@ cleanup()
 	for h in freezer cpuacct memory; do
 		rmdir /sys/fs/cgroup/$h/$cg/mem /sys/fs/cgroup/$h/$cg 2>/dev/null
 	done
-	rm -rf "$w"
+	rm -rf --one-file-system "$w"
 }
 trap cleanup EXIT
 

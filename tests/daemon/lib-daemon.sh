@@ -81,7 +81,15 @@ for p in json.load(sys.stdin)["procsets"]:
 			[[ -f "$f" ]] && { echo "--- $f" >&2; grep -E 'Error|Warn' "$f" | tail -n 15 >&2; }
 		done
 	fi
-	[[ -n "$LD_W" ]] && rm -rf "$LD_W"
+	if [[ -n "$LD_W" ]]; then
+		# nothing may stay mounted below the work dir (a killed criu's
+		# cgroup yard holds the host's cgroups: rm must never walk into it)
+		findmnt -rn -o TARGET | grep "^$LD_W/" | sort -r | while read -r m; do
+			echo "cleanup: unmounting leftover '$m'" >&2
+			umount -l "$m"
+		done
+		rm -rf --one-file-system "$LD_W"
+	fi
 	exit "$rc"
 }
 

@@ -44,6 +44,7 @@ truncate -s $(($(stat -c %s "$pages") / 2)) "$pages"
 if "$LIFEBOAT" restore "$name" --dir "$LD_W/cut" 2>"$LD_W/err"; then fail "restore of a truncated image succeeded"; fi
 grep -q "restore failed" "$LD_W/err" || fail "truncated image: $(cat "$LD_W/err")"
 [[ -z "$(cat /sys/fs/cgroup/freezer/$LD_CG_PARENT/$name/cgroup.procs 2>/dev/null)" ]] || fail "tasks of the truncated image left"
+! findmnt -rn -o TARGET | grep -q "^$LD_W/" || fail "the killed criu left mounts: $(findmnt -rn -o TARGET | grep "^$LD_W/")"
 [[ "$(ld_ps_field "$name" state)" == checkpointed ]] || fail "state after the truncated image: $(ld_ps_field "$name" state)"
 
 log "an image without procset.json"
