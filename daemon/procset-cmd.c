@@ -240,7 +240,10 @@ static int cmd_stop(int argc, char **argv)
 		json_object_object_add(req, "timeout_s", json_object_new_int(o.timeout_s));
 	if (call(&o, req, SHORT_TIMEOUT_S + o.timeout_s, &resp) != EXIT_OK)
 		return EXIT_FAILED;
-	printf("%s stopped (exit status %lld)\n", o.name, (long long)get_int(resp, "exit_status"));
+	if (json_object_object_get_ex(resp, "exit_status", NULL))
+		printf("%s stopped (exit status %lld)\n", o.name, (long long)get_int(resp, "exit_status"));
+	else
+		printf("%s forgotten (it was checkpointed; the image stays)\n", o.name);
 	json_object_put(resp);
 	return EXIT_OK;
 }
