@@ -18,8 +18,10 @@ packages=(
 	fuse3 mount util-linux
 	# integration tests: the bindfs/mergerfs stand-ins and the real tools
 	bindfs mergerfs rsync acl attr sqlite3 git tar python3
-	# fit tests: the Prometheus text parser, ocf-tester (from Pacemaker's agents), systemd-analyze
-	python3-prometheus-client resource-agents systemd
+	# fit tests: the Prometheus text parser, ocf-tester (from Pacemaker's agents) and
+	# the xmllint it checks meta-data with (only recommended), systemd-analyze and the
+	# man(1) it resolves Documentation= with, groff for the man page checks
+	python3-prometheus-client resource-agents libxml2-utils systemd man-db groff-base
 	# fit tests: a real container runtime for the volume test (podman with crun)
 	podman crun
 	# lifeboatd: config file parser, sd_notify
