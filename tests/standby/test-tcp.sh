@@ -6,7 +6,9 @@
 #   - the checkpoint is taken right before that connect: the trigger names
 #     it, and the server sees exactly one connection from the original;
 #   - afterwards the original has no tracer and no seccomp filter, and its
-#     getpid() rate matches an untraced run of the same app;
+#     getpid() rate (per second of its CPU time, measured in turns with an
+#     untraced copy) is at least 0.85 of the untraced one: a leftover seccomp
+#     filter costs 1.3 times per call here (0.77), a tracer 50 times and more;
 #   - the image preloaded on node B (a network namespace of its own, here;
 #     restored, stopped) makes no connection;
 #     `lifeboat activate` answers the first request at least 10 times sooner
@@ -61,7 +63,7 @@ traced_ns=$(ev 2 served hello | awk '{print $3}')
 after_ns=$(ev 2 served ns_per_call)
 fge "$(calc "$traced_ns / $after_ns")" 5 ||
 	fail "getpid under the tracer ($traced_ns ns) is not clearly slower than after ($after_ns ns): the measurement proves nothing"
-fge "$(calc "$orig_rate / $untraced_rate")" 0.75 ||
+fge "$(calc "$orig_rate / $untraced_rate")" 0.85 ||
 	fail "after the checkpoint the original makes $orig_rate getpid/s, untraced $untraced_rate"
 
 # 4. preload on B as a stopped, restored set: it makes no connection
