@@ -132,7 +132,7 @@ case_refuse()
 	grep -h "handoff\|image\|peer" "$HO_W/log/lifeboatd-b.log" | tail -n 3 >&2
 	check_on a b
 	ho_log "app pid on a: $pid_before before, $(ho_app_pid a app) after"
-	[[ -z "$(ls -A "$HO_W/b/state/handoff" 2>/dev/null)" ]] || ho_fail "b kept an image"
+	[[ -z "$(ls -A "$HO_STATE/b/handoff" 2>/dev/null)" ]] || ho_fail "b kept an image"
 	finish_on a
 }
 

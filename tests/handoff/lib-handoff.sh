@@ -87,6 +87,9 @@ ho_init()
 	HO_W=$(mktemp -d "/tmp/lifeboat-handoff-$name.XXXXXX")
 	chmod 755 "$HO_W"
 	mkdir -p "$HO_W/store" "$HO_W/faulty" "$HO_W/mnt" "$HO_W/log"
+	# images are transient: on tmpfs, away from the syncfs that lifeboatfs
+	# runs on a local store's file system (here the one of /tmp)
+	HO_STATE=$(mktemp -d "/dev/shm/lifeboat-handoff-$name.XXXXXX")
 	HO_PSK=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 	# 10.R.S.0/30, R and S from our PID: two runs at once do not share it
 	HO_NET="10.$((200 + HO_TAG % 50)).$(((HO_TAG / 50) % 250))"
@@ -145,13 +148,13 @@ ho_config()
 {
 	local n=$1 peer=$2 store=$3
 
-	mkdir -p "$HO_W/$n/state"
+	mkdir -p "$HO_W/$n" "$HO_STATE/$n"
 	cat >"$HO_W/$n/lifeboat.conf" <<EOF
 [node]
 name = $n
 listen = $(ho_ip "$n"):7447
 control_socket = $HO_W/$n/control.sock
-state_dir = $HO_W/$n/state
+state_dir = $HO_STATE/$n
 log_dir = $HO_W/log
 cgroup_parent = lbh-$HO_TAG
 criu_timeout = 60
@@ -298,6 +301,7 @@ ho_cleanup()
 	for n in a b; do
 		ip netns del "$(ho_netns $n)" 2>/dev/null
 	done
+	[[ -n "${HO_STATE:-}" ]] && rm -rf "$HO_STATE"
 	if ((rc == 0 && HO_OK)); then
 		rm -rf "$HO_W"
 	elif [[ -n "${HO_W:-}" ]]; then
