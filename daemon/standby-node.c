@@ -415,6 +415,8 @@ int standby_node_preload(struct standby_config *cfg, const char *name, const cha
 
 	if (!standby_name_valid(node))
 		return log_error_errno(-EINVAL, "bad node name '%s'", node);
+	if (!standby_name_valid(name))
+		return log_error_errno(-EINVAL, "bad application name '%s'", name);
 	r = newest_image(cfg, name, dir, sizeof(dir), &m);
 	if (r < 0)
 		return r;
@@ -626,6 +628,10 @@ static int activate(struct standby_config *cfg, const char *name, const char *on
 	unsigned n;
 	int r;
 
+	if (!standby_name_valid(name))
+		return log_error_errno(-EINVAL, "bad application name '%s'", name);
+	if (on && !standby_name_valid(on))
+		return log_error_errno(-EINVAL, "bad node name '%s'", on);
 	r = preloads_list(cfg, NULL, name, p, &n);
 	if (r < 0)
 		return log_error_errno(r, "cannot list preloads under '%s'", cfg->state_root);

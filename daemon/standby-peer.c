@@ -146,6 +146,8 @@ int standby_peer_send(const struct standby_config *cfg, const char *lifeboat_con
 	uint64_t next;
 	int dirfd = -1, r;
 
+	if (!standby_name_valid(name))
+		return log_error_errno(-EINVAL, "bad application name '%s'", name);
 	r = standby_image_next_generation(cfg->image_root, name, &next);
 	if (r < 0 || next == 1)
 		return log_error_errno(r < 0 ? r : -ENOENT, "no image of '%s' to send", name);
