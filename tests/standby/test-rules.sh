@@ -4,8 +4,9 @@
 # image. The second app's image is refused there (over_budget = refuse) and
 # `lifeboat standby ps` says why; with over_budget = elsewhere it lands on C
 # and activation follows the app's node order; with a higher priority and
-# over_budget = evict it pushes the first one out. A foreign or damaged image
-# is refused, and so is a bad config line, by name.
+# over_budget = evict it pushes the first one out. A node not in the app's
+# list and a standby beyond max_standbys are refused. A foreign or damaged
+# image is refused, and so is a bad config line, by name.
 source "$(dirname "$0")/lib.sh"
 require
 make_node
@@ -100,6 +101,25 @@ fi
 out=$("$L" activate sbb "${C[@]}" 2>&1) || fail "activate sbb: $out"
 PIDS+=("${out##* }")
 [[ $out == "activated sbb generation 1 on B "* ]] || fail "activation went elsewhere: $out"
+
+# which nodes may host an app, and at most max_standbys of it
+if "$L" standby preload sba --node C "${C[@]}" 2>"$W/p5.err"; then
+	fail "sba was preloaded on C, which is not one of its nodes"
+fi
+grep -q "node C is not in the nodes of app sba" "$W/p5.err" || fail "node rule message: $(cat "$W/p5.err")"
+write_config "[node B]
+netns = $NODE_NS
+[node C]
+netns = $NODE_NS
+[app sba]
+nodes = B,C
+max_standbys = 1"
+"$L" standby preload sba --node C "${C[@]}" 2>"$W/p6.err" || fail "sba refused on C: $(cat "$W/p6.err")"
+if "$L" standby preload sba --node B "${C[@]}" 2>"$W/p7.err"; then
+	fail "sba got a second standby beyond max_standbys = 1"
+fi
+grep -q "app sba already has 1 standby(s) (max_standbys)" "$W/p7.err" ||
+	fail "max_standbys message: $(cat "$W/p7.err")"
 
 # foreign and damaged images, bad config lines
 if "$L" standby verify "$W/images/sba/1" --name sbb 2>"$W/v1.err"; then
