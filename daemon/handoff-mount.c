@@ -156,6 +156,34 @@ int handoff_check_mount(const char *path)
 
 /* ------------------------------------------------------------------ journal (B) */
 
+int handoff_journal_name_here(const char *name, char *buf, size_t size)
+{
+	const char *q = strchr(name, '?');
+	size_t len = q ? (size_t)(q - name) : strlen(name);
+	char sep = '?';
+
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	while (q && *q) {
+		const char *p = q + 1, *end = strchr(p, '&');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n && strncmp(p, "initiator=", 10) != 0 && strncmp(p, "key=", 4) != 0) {
+			if (len + n + 2 > size)
+				return -ENAMETOOLONG;
+			buf[len++] = sep;
+			memcpy(buf + len, p, n);
+			len += n;
+			buf[len] = '\0';
+			sep = '&';
+		}
+		q = end;
+	}
+	return 0;
+}
+
 static int journal_take(const char *name, const char *node, struct journal **ret_j)
 {
 	struct journal_options jo = { .owner = node };
@@ -210,10 +238,14 @@ int handoff_take_journal(const char *journal, const char *node, const char *moun
 			 uint64_t *fence_ns, uint64_t *replay_ns)
 {
 	uint64_t t0 = handoff_now_ns(), t1;
+	char name[PEER_PATH_MAX + 1];
 	struct journal *j;
 	int r;
 
-	r = journal_take(journal, node, &j);
+	r = journal_name_is_iscsi(journal) ? handoff_journal_name_here(journal, name, sizeof(name))
+					   : (snprintf(name, sizeof(name), "%s", journal), 0);
+	if (r == 0)
+		r = journal_take(name, node, &j);
 	if (r < 0)
 		return log_error_errno(r, "cannot take over journal '%s' (fencing the sender)", journal);
 	t1 = handoff_now_ns();

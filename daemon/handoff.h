@@ -137,6 +137,14 @@ int handoff_take_journal(const char *journal, const char *node, const char *moun
  */
 void handoff_drop_kernel_caches(void);
 
+/*
+ * A's iscsi:// journal URL as this node opens it: without A's initiator=
+ * and key= parameters, so that we log in and register as ourselves (our
+ * default initiator name and key, or $LIFEBOAT_ISCSI_INITIATOR / _KEY) and
+ * PREEMPT A's reservation instead of posing as A. -ENAMETOOLONG.
+ */
+int handoff_journal_name_here(const char *name, char *buf, size_t size);
+
 uint64_t handoff_now_ns(void);
 
 #endif

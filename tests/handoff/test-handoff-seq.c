@@ -287,9 +287,32 @@ static const struct tcase cases[] = {
 	{ "unauthenticated", KEY_BAD, false, false, false, -EKEYREJECTED, false, false, false },
 };
 
+/* B opens A's iSCSI journal as itself: A's initiator and key are dropped. */
+static void check_journal_names(void)
+{
+	static const struct tcase tc = { .name = "journal-name" };
+	static const char *const in_out[][2] = {
+		{ "iscsi://10.0.0.1:3260/iqn.x:t/1?initiator=iqn.x:a&timeout=20",
+		  "iscsi://10.0.0.1:3260/iqn.x:t/1?timeout=20" },
+		{ "iscsi://10.0.0.1/iqn.x:t/1?timeout=5&key=00ff&initiator=iqn.x:a",
+		  "iscsi://10.0.0.1/iqn.x:t/1?timeout=5" },
+		{ "iscsi://10.0.0.1/iqn.x:t/1", "iscsi://10.0.0.1/iqn.x:t/1" },
+		{ "iscsi://10.0.0.1/iqn.x:t/1?initiator=iqn.x:a", "iscsi://10.0.0.1/iqn.x:t/1" },
+	};
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(in_out) / sizeof(in_out[0]); i++) {
+		buf[0] = '\0';
+		check(handoff_journal_name_here(in_out[i][0], buf, sizeof(buf)) == 0 &&
+		      strcmp(buf, in_out[i][1]) == 0, &tc, in_out[i][0]);
+	}
+	check(handoff_journal_name_here(in_out[0][0], buf, 20) == -ENAMETOOLONG, &tc, "too long");
+}
+
 int main(int argc, char **argv)
 {
 	log_setup("test-handoff-seq");
+	check_journal_names();
 	snprintf(work, sizeof(work), "/tmp/lb-handoff-seq.XXXXXX");
 	if (!mkdtemp(work))
 		return 1;
