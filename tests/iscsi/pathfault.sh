@@ -42,8 +42,21 @@ is_tgtd_start
 is_wait_status 'journal_path["up"] and journal_path["reconnects"] >= 2' 30
 lb_log "healthy: tgtd restart survived"
 
-# absorbing, then the journal portal drops too: the write waits, then is acked
+# the journal path down first, then the primary path fails: the unflushed
+# queue cannot be journaled, so nothing more is acknowledged until it is
+is_nft_drop
+is_wait_status 'not journal_path["up"]' 20
+echo "q1" >"$AB_MNT/q1" || lb_fail "healthy write with the journal path down"
 ab_ctl fail EIO all >/dev/null || lb_fail "faultctl fail"
+(echo "w0" >"$AB_MNT/w0" && touch "$LB_WORK/w0.acked") &
+W0=$!
+sleep 3
+[[ -e "$LB_WORK/w0.acked" ]] && lb_fail "w0 was acknowledged while neither path worked"
+is_nft_heal
+wait "$W0" || lb_fail "w0 failed after the journal path came back"
+lb_log "journal path down, then the primary: held until the queue was journaled"
+
+# absorbing, then the journal portal drops too: the write waits, then is acked
 echo "w1" >"$AB_MNT/w1" || lb_fail "write while absorbing"
 is_wait_status 'state == "absorbing"' 10
 is_nft_drop
@@ -72,14 +85,14 @@ python3 - "$LB_WORK/inspect.json" <<'PY' || lb_fail "the LUN does not hold every
 import json, sys
 d = json.load(open(sys.argv[1]))
 paths = [r["path"] for r in d["records"] if r["type"] == "WRITE"]
-for p in ("w1", "w2", "w3"):
+for p in ("q1", "w0", "w1", "w2", "w3"):
     assert p in paths, (p, paths)
 assert d["end"]["state"] == "clean", d["end"]
 PY
 
 ab_ctl heal >/dev/null
 is_wait_status 'state == "healthy" and replay_done == replay_total' 30
-for f in h1 h2 h3 h4 h5 h6 w1 w2 w3; do
+for f in h1 h2 h3 h4 h5 h6 q1 w0 w1 w2 w3; do
 	[[ -s "$AB_STORE/$f" ]] || lb_fail "'$f' is not on the store after recovery"
 done
 [[ "$(cat "$AB_STORE/w2")" == w2 && "$(cat "$AB_STORE/w3")" == w3 ]] || lb_fail "store contents differ"
