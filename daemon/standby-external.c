@@ -3,7 +3,8 @@
  * standby-external.c - is this syscall an external reference?
  *
  * External: connect/sendto/sendmsg/sendmmsg to an inet or unix address that
- * no process of the set listens on (nor a configured internal endpoint);
+ * no process of the set listens on (nor a configured internal endpoint; a
+ * unix address that is no socket at all only fails, so it does not count);
  * opening a FIFO or a socket file; System V IPC by key, or attaching a
  * segment the set did not create; mq_open; and, when configured, the first
  * write to a file under the shared store. The tracee's memory is read with
@@ -42,6 +43,8 @@ struct ino_list {
 	unsigned long *ino;
 	size_t n, cap;
 };
+
+static void tracee_path(pid_t tid, int dirfd, const char *path, char *buf, size_t size);
 
 static int mem_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 {
@@ -218,6 +221,36 @@ static bool endpoint_matches(const struct standby_endpoint *cfg_ep,
 	       memcmp(cfg_ep->addr, ep->addr, ep->family == AF_INET6 ? 16 : 4) == 0;
 }
 
+/*
+ * A unix connect that can only fail makes no reference: a path that is not
+ * a socket (glibc probes nscd's socket this way), an abstract name that no
+ * one has bound.
+ */
+static bool unix_target_exists(pid_t tid, const char *name)
+{
+	char full[4200], path[64], line[640];
+	bool found = false;
+	struct stat st;
+	FILE *f;
+
+	if (name[0] != '@') {
+		tracee_path(tid, AT_FDCWD, name, full, sizeof(full));
+		return stat(full, &st) == 0 && S_ISSOCK(st.st_mode);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/net/unix", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;	/* cannot tell: count it */
+	while (!found && fgets(line, sizeof(line), f)) {
+		char sockpath[512] = "";
+
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %511[^\n]", sockpath) == 1)
+			found = strcmp(sockpath, name) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
 static bool set_listens(const struct standby_set *set, const struct standby_endpoint *ep)
 {
 	struct ino_list socks = { 0 };
@@ -345,6 +378,8 @@ static int judge_sockaddr(const struct standby_config *cfg, const struct standby
 			return 0;
 	if (set_listens(set, &ep))
 		return 0;
+	if (ep.kind == STANDBY_EP_UNIX && !unix_target_exists(tid, ep.path))
+		return 0;	/* it will fail with ENOENT or ECONNREFUSED */
 	endpoint_format(&ep, name, sizeof(name));
 	snprintf(what, what_size, "%s %s", call, name);
 	return 1;

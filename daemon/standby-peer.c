@@ -242,11 +242,15 @@ static void serve_one(struct standby_config *cfg, struct peer_conn *conn, const 
 		      const char *mode)
 {
 	char incoming[PATH_MAX], dirname[64], why[RESULT_TEXT_MAX] = "";
+	const struct standby_node_rule *nr = standby_config_node(cfg, node);
 	struct image_limits lim = { 0 };
 	struct image_manifest *im = NULL;
 	struct standby_manifest m;
 	int parent, r;
 
+	/* an image larger than this node's whole budget could never be preloaded */
+	if (nr && nr->memory_budget)
+		lim.max_total = nr->memory_budget;
 	snprintf(dirname, sizeof(dirname), ".incoming-%d", (int)getpid());
 	(void)mkdir(cfg->image_root, 0700);
 	parent = open(cfg->image_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

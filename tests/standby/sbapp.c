@@ -18,7 +18,8 @@
  *                                   (the first write under the store)
  *
  * Before its external reference every mode connects to a listener of its
- * own (TCP, or an abstract unix name) and runs a helper thread.
+ * own (TCP, or an abstract unix name), tries a unix path and an abstract
+ * name that do not exist, and runs a helper thread.
  *
  * Requests, one per line: "GET i" -> "i value(i)", value(i) is ROUNDS
  * rounds of splitmix64 from i; "RATE ms" -> "rate CALLS_PER_S NS_PER_CALL"
@@ -168,6 +169,22 @@ static void self_connect_unix(void)
 	close(l);
 }
 
+/* Connects that can only fail (no such socket) are no reference either. */
+static void failing_connects(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "/nonexistent/sbapp.sock");	/* like nscd's */
+	if (s < 0 || connect(s, (void *)&a, sizeof(a)) == 0)
+		die("connect to a missing path succeeded");
+	snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "sbapp-nobody-%.0f", now() * 1e9);
+	a.sun_path[0] = 0;
+	if (connect(s, (void *)&a, sizeof(a)) == 0)
+		die("connect to an unbound abstract name succeeded");
+	close(s);
+}
+
 static void internal_refs(void)
 {
 	pthread_t th;
@@ -176,6 +193,7 @@ static void internal_refs(void)
 		die("pthread_create");
 	self_connect_tcp();
 	self_connect_unix();
+	failing_connects();
 }
 
 static int inet_addr_of(const char *host, const char *port, struct sockaddr_in *a)
