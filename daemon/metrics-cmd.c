@@ -183,6 +183,41 @@ static void put_enum(FILE *f, const struct mount_status_set *set, const char *na
 	}
 }
 
+/*
+ * lifeboat_hold_seconds: how long requests waited for a failed path, from
+ * the mount's per-bucket counts (cumulative here, as the format wants).
+ */
+static void put_hold_histogram(FILE *f, const struct mount_status_set *set)
+{
+	put_family(f, "lifeboat_hold_seconds", "histogram",
+		   "How long requests waited for a failed path (ended holds, since mount)");
+	for (size_t i = 0; i < set->n; i++) {
+		const struct mount_status *m = &set->mounts[i];
+		struct json_object *h, *le, *counts, *sum;
+		size_t nb;
+		double total = 0;
+		char bound[32];
+
+		if (!json_object_object_get_ex(m->json, "hold_histogram", &h) ||
+		    !json_object_object_get_ex(h, "le_ms", &le) || !json_object_object_get_ex(h, "counts", &counts) ||
+		    !json_object_is_type(le, json_type_array) || !json_object_is_type(counts, json_type_array))
+			continue;
+		nb = json_object_array_length(counts);
+		if (nb != json_object_array_length(le) + 1)
+			continue;	/* not a histogram we understand: no half answer */
+		for (size_t b = 0; b < nb; b++) {
+			total += json_object_get_double(json_object_array_get_idx(counts, b));
+			if (b + 1 < nb)
+				snprintf(bound, sizeof(bound), "%.15g",
+					 json_object_get_double(json_object_array_get_idx(le, b)) / 1000);
+			put_sample(f, "lifeboat_hold_seconds_bucket", m, "le", b + 1 < nb ? bound : "+Inf", total);
+		}
+		put_sample(f, "lifeboat_hold_seconds_sum", m, NULL, NULL,
+			   json_object_object_get_ex(h, "sum_ms", &sum) ? json_object_get_double(sum) / 1000 : 0);
+		put_sample(f, "lifeboat_hold_seconds_count", m, NULL, NULL, total);
+	}
+}
+
 static void put_absorbed(FILE *f, const struct mount_status_set *set)
 {
 	put_family(f, "lifeboat_absorbed_errors_total", "counter",
@@ -323,6 +358,7 @@ static int write_metrics(FILE *f, const struct mount_status_set *set, const stru
 	put_enum(f, set, "lifeboat_journal_state", "State of the mount's journal (1 for the current one)",
 		 journal_states, sizeof(journal_states) / sizeof(journal_states[0]), true);
 	put_absorbed(f, set);
+	put_hold_histogram(f, set);
 	put_gauges(f, set);
 	put_daemon(f, ds);
 	put_standby(f, standby);

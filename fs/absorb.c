@@ -190,10 +190,20 @@ int absorb_ghost(struct lb_fs *fs, struct lb_mut *m)
 	return r == -EINVAL ? -EAGAIN : r;
 }
 
+const uint64_t lb_hold_bucket_ms[LB_HOLD_BUCKETS - 1] = {
+	10, 50, 100, 500, 1000, 5000, 10000, 30000, 60000, 300000,
+};
+
+/* Called with state_mutex held. */
 static void hold_end(struct lb_fs *fs, uint64_t start)
 {
 	uint64_t took = now_ms(CLOCK_MONOTONIC) - start;
+	unsigned int b = 0;
 
+	while (b < LB_HOLD_BUCKETS - 1 && took > lb_hold_bucket_ms[b])
+		b++;
+	fs->stats.hold_buckets[b]++;
+	fs->stats.hold_sum_ms += took;
 	if (took > fs->stats.hold_longest_ms)
 		fs->stats.hold_longest_ms = took;
 	if (--fs->stats.holding == 0)

@@ -98,10 +98,19 @@ struct ov_node {
 	bool virt;			/* created since the last sync: nothing on the store */
 };
 
+/*
+ * Upper bounds (ms) of the hold duration buckets, for a histogram of how
+ * long requests waited for a failed path; the last bucket has no bound.
+ */
+#define LB_HOLD_BUCKETS 11
+extern const uint64_t lb_hold_bucket_ms[LB_HOLD_BUCKETS - 1];
+
 struct lb_absorb_stats {
 	uint64_t absorbed[ERRCLASS_NSLOTS];	/* path failures seen, by errno */
 	uint64_t holds;				/* requests that waited for the path */
 	uint64_t hold_longest_ms;
+	uint64_t hold_buckets[LB_HOLD_BUCKETS];	/* ended holds by duration, see lb_hold_bucket_ms */
+	uint64_t hold_sum_ms;			/* total duration of the ended holds */
 	uint64_t hold_started_ms;		/* CLOCK_MONOTONIC of the oldest running hold, 0 if none */
 	unsigned int holding;			/* requests waiting now */
 	uint64_t replay_done;

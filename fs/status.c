@@ -49,6 +49,23 @@ static struct json_object *journal_path_json(struct lb_fs *fs)
 	return o;
 }
 
+/* Ended holds by duration: {"le_ms": [10, 50, ...], "counts": [n per bucket, one more for +Inf]}. */
+static struct json_object *hold_histogram_json(const struct lb_absorb_stats *s)
+{
+	struct json_object *o = json_object_new_object(), *le = json_object_new_array(),
+			   *counts = json_object_new_array();
+
+	for (int i = 0; i < LB_HOLD_BUCKETS; i++) {
+		if (i < LB_HOLD_BUCKETS - 1)
+			json_object_array_add(le, json_object_new_int64((int64_t)lb_hold_bucket_ms[i]));
+		json_object_array_add(counts, json_object_new_int64((int64_t)s->hold_buckets[i]));
+	}
+	json_object_object_add(o, "le_ms", le);
+	json_object_object_add(o, "counts", counts);
+	add_u64(o, "sum_ms", s->hold_sum_ms);
+	return o;
+}
+
 static struct json_object *status_json(struct lb_fs *fs)
 {
 	struct json_object *o = json_object_new_object(), *abs = json_object_new_object();
@@ -90,6 +107,7 @@ static struct json_object *status_json(struct lb_fs *fs)
 	add_u64(o, "holds", s.holds);
 	add_u64(o, "hold_current_ms", s.hold_started_ms ? mono_ms() - s.hold_started_ms : 0);
 	add_u64(o, "hold_longest_ms", s.hold_longest_ms);
+	json_object_object_add(o, "hold_histogram", hold_histogram_json(&s));
 	add_u64(o, "replay_done", s.replay_done);
 	add_u64(o, "replay_total", s.replay_total);
 	stall_stats(fs, &stalls, &rescued, &stuck);

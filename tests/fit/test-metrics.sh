@@ -114,6 +114,10 @@ main()
 	ST=$LB_WORK/st
 	AB_STATUS=$ST/app.status
 	mkdir -p "$ST" "$LB_WORK/textfile"
+	# in the store before the mount: a name in a directory the mount has
+	# never listed, which only the store can answer
+	mkdir -p "$AB_STORE/sub"
+	echo unseen >"$AB_STORE/sub/unseen"
 	ab_stack_up
 	local m="mountpoint=$AB_MNT" host
 	host=$(hostname)
@@ -145,13 +149,24 @@ main()
 	lb_assert_eq 1 "$rc" "status --wait=1 while absorbing"
 	grep -qF "$AB_MNT is absorbing" "$LB_WORK/wait.err" || { cat "$LB_WORK/wait.err" >&2; lb_fail "status --wait does not say which mount absorbs"; }
 
+	lb_log "a lookup only the store can answer holds until the path is back"
+	cat "$AB_MNT/sub/unseen" >"$LB_WORK/unseen.out" 2>&1 &
+	local reader=$!
+	sleep 1.5
+	lb_pid_alive "$reader" || lb_fail "the lookup of a never seen name did not hold: $(cat "$LB_WORK/unseen.out")"
+
 	lb_log "path back: replay; status --wait follows it"
 	ab_ctl heal >/dev/null
+	wait "$reader" || lb_fail "the held lookup failed: $(cat "$LB_WORK/unseen.out")"
+	lb_assert_eq unseen "$(cat "$LB_WORK/unseen.out")" "the held read"
 	"$LIFEBOAT" status --dir "$ST" --wait=30 2>"$LB_WORK/wait.err" || { cat "$LB_WORK/wait.err" >&2; lb_fail "status --wait=30 after heal"; }
 	ab_wait_healthy 1 || lb_fail "status --wait returned before the mount was healthy"
 	sleep 1.2
 	scrape recovered "lifeboat_mount_state{$m,state=healthy}==1" "lifeboat_journal_bytes{$m}==0" \
-		"lifeboat_absorbed_errors_total{$m,errno=EIO}>=1" "lifeboat_replay_done_records{$m}>=2"
+		"lifeboat_absorbed_errors_total{$m,errno=EIO}>=1" "lifeboat_replay_done_records{$m}>=2" \
+		"lifeboat_holds_total{$m}>=1" "lifeboat_hold_seconds_count{$m}>=1" \
+		"lifeboat_hold_seconds_bucket{$m,le=0.5}==0" "lifeboat_hold_seconds_sum{$m}>=1" \
+		"lifeboat_hold_seconds_bucket{$m,le=+Inf}>=1"
 	cmp -s <(head -c 262144 /dev/zero) "$AB_STORE/c" || lb_fail "store does not hold what was written while absorbing"
 
 	lb_log "unmounted: the last status stays, the mount is down"
