@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOG_PREFIX "jwriter: "
+#define LOG_PREFIX ""
 #include "lifeboat/journal.h"
 #include "lifeboat/log.h"
 

@@ -17,10 +17,10 @@ IS_TGTD_PID=
 IS_NFT=
 IS_LUN_SIZE=${IS_LUN_SIZE:-64M}
 
-# is_free_port PORT: nothing listens on PORT on any address.
+# is_free_port PORT: PORT can be bound on every address (nothing uses it).
 is_free_port()
 {
-	! ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+	python3 -c 'import socket, sys; s = socket.socket(); s.bind(("", int(sys.argv[1])))' "$1" 2>/dev/null
 }
 
 # is_pick_ports: a control port and two portal ports nobody else uses.
@@ -45,7 +45,6 @@ is_pick_ports()
 is_init()
 {
 	ab_init "$1"
-	lb_need ss
 	command -v tgtd >/dev/null && command -v tgtadm >/dev/null ||
 		skip "tgtd/tgtadm not installed (Debian package tgt)"
 	LIFEBOAT=${LIFEBOAT:-$AB_DIR/../../build/daemon/lifeboat}

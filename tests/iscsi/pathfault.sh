@@ -14,6 +14,7 @@ IS_TIMEOUT=90
 source "$(dirname "$0")/lib-iscsi.sh"
 
 is_init iscsi-pathfault
+lb_need nft
 is_tgtd_start
 AB_JOURNAL=$IS_URL
 ab_stack_up
