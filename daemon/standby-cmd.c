@@ -3,6 +3,7 @@
  * standby-cmd.c - `lifeboat standby run|verify|restore|preload|ps` and
  * `lifeboat activate`: the command line of warm-standby images.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -403,10 +404,23 @@ int standby_run_hook(int argc, char **argv)
 	return standby_run(argc, argv);
 }
 
+/* Only when this host holds standby images: plain `ps` output stays as it was. */
 void standby_ps_hook(void)
 {
 	char *argv[] = { "ps", NULL };
+	bool any = false;
+	struct dirent *de;
+	DIR *d;
 
+	if (standby_config_load(NULL, &cfg) < 0)
+		return;
+	d = opendir(cfg.image_root);
+	while (d && !any && (de = readdir(d)))
+		any = standby_name_valid(de->d_name);
+	if (d)
+		closedir(d);
+	if (!any)
+		return;
 	printf("\nSTANDBY IMAGES\n");
 	(void)standby_node_ps_cmd(&cfg, 1, argv);
 }
