@@ -94,7 +94,9 @@ absorbing()
 	ab_ctl heal >/dev/null
 	is_wait_status 'state == "healthy"' 60
 	lb_umount "$AB_MNT"
-	lb_umount "$AB_FAULTY"
+	lb_wait_exit "$AB_LB_PID" >/dev/null
+	lb_force_umount "$AB_FAULTY"
+	lb_wait_exit "$AB_FAULTFS_PID" >/dev/null
 	LB_MOUNTS=()
 }
 absorbing "$(is_url 1 "$IS_INIT_A")" "on iSCSI" 1
