@@ -6,10 +6,11 @@
 # loopback iSCSI session to tgtd (LUN on a file), beside the same appends to
 # a local journal file with fdatasync, both on the same disk; then 4 KiB
 # write latency of a lifeboatfs mount absorbing a path failure with its
-# journal on iSCSI and on a local file. A benchmark that prints figures, not
+# journal on iSCSI and on a local file, and the replay of M MiB written
+# while absorbing once the path returns. A benchmark that prints figures, not
 # a test. Root, tgtd, /dev/fuse, a built tree (ninja -C build).
 #
-#   contrib/bench/journal.sh [--build DIR] [--count4k N] [--count1m N] [--writes N]
+#   contrib/bench/journal.sh [--build DIR] [--count4k N] [--count1m N] [--writes N] [--mib M]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,6 +18,7 @@ BUILD=$top/build
 COUNT4K=2000
 COUNT1M=200
 WRITES=2000
+MIB=64
 
 while (($#)); do
 	case $1 in
@@ -24,7 +26,8 @@ while (($#)); do
 	--count4k) COUNT4K=$2; shift 2 ;;
 	--count1m) COUNT1M=$2; shift 2 ;;
 	--writes) WRITES=$2; shift 2 ;;
-	*) echo "usage: $0 [--build DIR] [--count4k N] [--count1m N] [--writes N]" >&2; exit 2 ;;
+	--mib) MIB=$2; shift 2 ;;
+	*) echo "usage: $0 [--build DIR] [--count4k N] [--count1m N] [--writes N] [--mib M]" >&2; exit 2 ;;
 	esac
 done
 ((EUID == 0)) || { echo "journal.sh: needs root" >&2; exit 1; }
@@ -91,8 +94,14 @@ absorbing()
 	echo x >"$AB_MNT/trigger$n"
 	is_wait_status 'state == "absorbing"' 10
 	echo "4 KiB write, absorbing, journal $what: $(latencies "$AB_MNT/absorbed$n" "$WRITES")"
+	dd if=/dev/urandom of="$AB_MNT/bulk$n" bs=1M count="$MIB" status=none
+	local start end
+	start=$(date +%s.%N)
 	ab_ctl heal >/dev/null
 	is_wait_status 'state == "healthy"' 60
+	end=$(date +%s.%N)
+	python3 -c 'import sys; s, e, m = map(float, sys.argv[1:4]); print("recovery, journal %s: %d MiB written while absorbing replayed in %.2f s, %.1f ms per MiB" % (sys.argv[4], m, e - s, (e - s) * 1000 / m))' \
+		"$start" "$end" "$MIB" "$what"
 	lb_umount "$AB_MNT"
 	lb_wait_exit "$AB_LB_PID" >/dev/null
 	lb_force_umount "$AB_FAULTY"
