@@ -420,6 +420,21 @@ static void tracee_path(pid_t tid, int dirfd, const char *path, char *buf, size_
 		snprintf(buf, size, "/proc/%d/fd/%d/%s", tid, dirfd, path);
 }
 
+/* The tracee's path, resolved here; a missing last component through its parent. */
+static bool resolve(pid_t tid, int dirfd, const char *path, char *real)
+{
+	char full[4200], *slash;
+
+	tracee_path(tid, dirfd, path, full, sizeof(full));
+	if (realpath(full, real))
+		return true;
+	slash = strrchr(full, '/');
+	if (!slash)
+		return false;
+	*slash = 0;
+	return realpath(full, real) != NULL;
+}
+
 static bool under_store(const struct standby_config *cfg, const char *path)
 {
 	size_t n = strlen(cfg->store);
@@ -443,17 +458,24 @@ static int judge_open(const struct standby_config *cfg, pid_t tid, int dirfd, ui
 	}
 	if (!cfg->store_write_external || !(flags & (O_TRUNC | O_CREAT)))
 		return 0;
-	/* a new or truncated file writes the store; resolve through the parent */
-	if (!realpath(full, real)) {
-		char *slash = strrchr(full, '/');
-
-		*slash = 0;
-		if (!realpath(full, real))
-			return 0;
-	}
-	if (!under_store(cfg, real))
+	/* a new or truncated file writes the store */
+	if (!resolve(tid, dirfd, path, real) || !under_store(cfg, real))
 		return 0;
 	snprintf(what, what_size, "open for writing under store %s", path);
+	return 1;
+}
+
+/* mkdir, unlink, rename, truncate, link, symlink... of a path under the store */
+static int judge_path_write(const struct standby_config *cfg, pid_t tid, const char *call,
+			    int dirfd, uint64_t upath, char *what, size_t what_size)
+{
+	char path[4096], real[4096];
+
+	if (!cfg->store_write_external || mem_read_string(tid, upath, path, sizeof(path)) < 0)
+		return 0;
+	if (!resolve(tid, dirfd, path, real) || !under_store(cfg, real))
+		return 0;
+	snprintf(what, what_size, "%s under store %s", call, path);
 	return 1;
 }
 
@@ -546,6 +568,33 @@ int standby_external_judge(const struct standby_config *cfg, const struct standb
 		return judge_write(cfg, tid, fd, what, what_size);
 	case __NR_copy_file_range:
 		return judge_write(cfg, tid, (int)args[2], what, what_size);
+	case __NR_mkdir:
+	case __NR_rmdir:
+	case __NR_unlink:
+	case __NR_truncate:
+		return judge_path_write(cfg, tid, nr == __NR_mkdir ? "mkdir" : nr == __NR_rmdir ? "rmdir"
+						  : nr == __NR_unlink ? "unlink" : "truncate",
+					AT_FDCWD, args[0], what, what_size);
+	case __NR_rename:
+	case __NR_link:
+	case __NR_symlink:	/* the new name (args[1]) is what lands in a directory */
+		return judge_path_write(cfg, tid, nr == __NR_rename ? "rename" : "link", AT_FDCWD,
+					args[nr == __NR_symlink ? 1 : 0], what, what_size) ||
+		       judge_path_write(cfg, tid, nr == __NR_rename ? "rename" : "link", AT_FDCWD,
+					args[1], what, what_size);
+	case __NR_mkdirat:
+	case __NR_unlinkat:
+		return judge_path_write(cfg, tid, nr == __NR_mkdirat ? "mkdir" : "unlink",
+					(int)args[0], args[1], what, what_size);
+	case __NR_renameat:
+	case __NR_renameat2:
+	case __NR_linkat:
+		return judge_path_write(cfg, tid, nr == __NR_linkat ? "link" : "rename", (int)args[0],
+					args[1], what, what_size) ||
+		       judge_path_write(cfg, tid, nr == __NR_linkat ? "link" : "rename", (int)args[2],
+					args[3], what, what_size);
+	case __NR_symlinkat:
+		return judge_path_write(cfg, tid, "symlink", (int)args[1], args[2], what, what_size);
 	default:
 		return 0;
 	}

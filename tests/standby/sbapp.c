@@ -16,6 +16,7 @@
  *   sbapp shm KEY                   System V shared memory by key (hex)
  *   sbapp store DIR                 reads DIR/input, then writes DIR/output
  *                                   (the first write under the store)
+ *   sbapp store-mkdir DIR           reads DIR/input, then makes DIR/made
  *
  * Before its external reference every mode connects to a listener of its
  * own (TCP, or an abstract unix name), tries a unix path and an abstract
@@ -39,6 +40,7 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -416,6 +418,13 @@ static int mode_store(char **argv)
 	if (fd < 0 || (n = read(fd, buf, sizeof(buf))) < 0)
 		die("input");
 	close(fd);
+	if (!strcmp(argv[1], "store-mkdir")) {
+		snprintf(path, sizeof(path), "%s/made", argv[2]);
+		if (mkdir(path, 0755) < 0)	/* external: a new name */
+			die("mkdir");
+		printf("done\n");
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/output", argv[2]);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);	/* external: a write */
 	if (fd < 0 || write(fd, buf, (size_t)n) != n)
@@ -440,7 +449,7 @@ int main(int argc, char **argv)
 		return mode_fifo(argv);
 	if (argc == 3 && !strcmp(argv[1], "shm"))
 		return mode_shm(argv);
-	if (argc == 3 && !strcmp(argv[1], "store"))
+	if (argc == 3 && (!strcmp(argv[1], "store") || !strcmp(argv[1], "store-mkdir")))
 		return mode_store(argv);
 	fprintf(stderr, "usage: sbapp tcp HOST PORT MB ROUNDS | fork HOST PORT WORKERS |\n"
 			"       udp HOST PORT INTERNAL_PORT | unix PATH | fifo PATH | shm KEY |\n"

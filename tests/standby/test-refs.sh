@@ -7,7 +7,8 @@
 #   unix  connect to a unix socket path;
 #   fork  connect after forking 3 workers that hold the data.
 #   fifo  open a FIFO; shm  shmget by key (after a private segment);
-#   store the first write under the configured store (after reading it).
+#   store the first write under the configured store (after reading it):
+#         a file written, a directory made.
 # Each app first connects to a TCP listener and an abstract unix name of its
 # own and runs a helper thread. For each: the trigger names the external
 # call, the server hears exactly one hello from the original, and the
@@ -109,6 +110,9 @@ store_write_external = yes"
 run_traced sbstore sbstore "$SBAPP" store "$W/store"
 check_done sbstore "open for writing under store $W/store/output"
 [[ $(cat "$W/store/output") == "input data" ]] || fail "sbstore: the original's write is missing"
+run_traced sbmkdir sbmkdir "$SBAPP" store-mkdir "$W/store"
+check_done sbmkdir "mkdir under store $W/store/made"
+[[ -d "$W/store/made" ]] || fail "sbmkdir: the original's directory is missing"
 
 FAILED=0
 echo PASS
