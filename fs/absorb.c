@@ -105,6 +105,25 @@ static void overlay_from_queue(struct lb_fs *fs, struct lb_qentry *head)
 	pthread_mutex_unlock(&fs->ov_lock);
 }
 
+/* What writes may take while absorbing: the store's last free space, less a reserve. */
+static void space_reset(struct lb_fs *fs)
+{
+	int64_t avail, reserve;
+	struct statvfs sv;
+
+	pthread_mutex_lock(&fs->space_lock);
+	sv = fs->last_statvfs;
+	avail = (int64_t)(sv.f_bavail * sv.f_frsize) + fs->space_freed;
+	pthread_mutex_unlock(&fs->space_lock);
+	reserve = (int64_t)(sv.f_blocks * sv.f_frsize / 50);
+
+	if (reserve < (1 << 20))
+		reserve = 1 << 20;
+	pthread_mutex_lock(&fs->ov_lock);
+	fs->space_left = avail > reserve ? avail - reserve : 0;
+	pthread_mutex_unlock(&fs->ov_lock);
+}
+
 /*
  * A store call failed with a path error: from now on nothing is
  * acknowledged before it is in the journal. The queue goes first.
@@ -121,6 +140,7 @@ void absorb_begin(struct lb_fs *fs, int err)
 		mode_wrunlock(fs);
 		return;
 	}
+	space_reset(fs);
 	head = queue_take_all(fs);
 	r = journal_queue(fs, head, &n);
 	if (r < 0)
@@ -344,6 +364,7 @@ static void absorb_recover(struct lb_fs *fs)
 		return;
 	}
 	realize_virtuals(fs);
+	inode_retired_drop_all(fs);
 	ov_drop_all(fs);
 	pthread_mutex_lock(&fs->state_mutex);
 	fs->stats.replay_done = stats.applied + stats.done + stats.skipped;
@@ -460,6 +481,7 @@ int absorb_init(struct lb_fs *fs)
 	if (r < 0)
 		return r;
 	pthread_mutex_init(&fs->ov_lock, NULL);
+	pthread_mutex_init(&fs->space_lock, NULL);
 	pthread_mutex_init(&fs->state_mutex, NULL);
 	pthread_cond_init(&fs->state_cond, NULL);
 	queue_init(&fs->queue, fs->opt.queue_budget);

@@ -131,6 +131,8 @@ void queue_free_list(struct lb_fs *fs, struct lb_qentry *head);
 void queue_stats(struct lb_fs *fs, uint64_t *ret_bytes, uint64_t *ret_records);
 bool queue_holds_not_removals(struct lb_fs *fs);
 int queue_flush_once(struct lb_fs *fs);
+int space_refresh(struct lb_fs *fs);
+void space_freed(struct lb_fs *fs, int64_t bytes);
 int queue_start_flusher(struct lb_fs *fs);
 void queue_stop_flusher(struct lb_fs *fs);
 

@@ -345,10 +345,14 @@ void lb_statfs(fuse_req_t req, fuse_ino_t ino)
 	}
 	if (r < 0 && is_path_failure(fs, r)) {
 		absorb_begin(fs, r);
+		pthread_mutex_lock(&fs->space_lock);
 		sv = fs->last_statvfs;	/* the last answer stands while absorbing */
+		pthread_mutex_unlock(&fs->space_lock);
 		r = 0;
 	} else if (r == 0) {
+		pthread_mutex_lock(&fs->space_lock);
 		fs->last_statvfs = sv;
+		pthread_mutex_unlock(&fs->space_lock);
 	}
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);

@@ -53,6 +53,29 @@ static void reply_entry(fuse_req_t req, struct lb_inode *inode, const struct sta
 		inode_forget(fs, inode, 1);	/* the caller was interrupted */
 }
 
+/*
+ * A name the mount has seen, for an object the kernel may have forgotten
+ * since (see inode_retire_locked()): nothing changed it without the mount.
+ */
+static bool lookup_known_name(struct lb_fs *fs, struct lb_inode *dir, const char *name,
+			      struct lb_inode **ret_inode, struct stat *ret_st)
+{
+	struct lb_inode *inode = inode_child_get(fs, dir, name);
+	bool have;
+
+	if (!inode)
+		return false;
+	inode_add_lookup(fs, inode);
+	pthread_mutex_lock(&fs->ov_lock);
+	have = ov_getattr(fs, inode, ret_st);
+	pthread_mutex_unlock(&fs->ov_lock);
+	if (!have)
+		inode_stat_get(fs, inode, ret_st);
+	inode_unref(fs, inode);
+	*ret_inode = inode;
+	return true;
+}
+
 /* Answers a lookup from the overlay; false when only the store can. */
 static bool lookup_overlay(struct lb_fs *fs, struct lb_inode *dir, const char *name,
 			   struct lb_inode **ret_inode, struct stat *ret_st)
@@ -72,7 +95,7 @@ static bool lookup_overlay(struct lb_fs *fs, struct lb_inode *dir, const char *n
 		}
 	}
 	pthread_mutex_unlock(&fs->ov_lock);
-	return known;
+	return known || lookup_known_name(fs, dir, name, ret_inode, ret_st);
 }
 
 static void reply_negative(fuse_req_t req)

@@ -134,11 +134,77 @@ static bool inode_unused(struct lb_fs *fs, struct lb_inode *inode)
 	return inode != &fs->root && inode->nlookup == 0 && inode->refs == 0;
 }
 
+static void inode_free_locked(struct lb_fs *fs, struct lb_inode *inode);
+
+static void retired_unlink(struct lb_fs *fs, struct lb_inode *inode)
+{
+	inode->retired_prev->retired_next = inode->retired_next;
+	inode->retired_next->retired_prev = inode->retired_prev;
+	inode->retired = false;
+	fs->nretired--;
+}
+
+/*
+ * After a recovery: a rolled-back object may have been made again with a
+ * new number, and its old number may go to another object; forget them all.
+ */
+void inode_retired_drop_all(struct lb_fs *fs)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	while (fs->retired.retired_next != &fs->retired) {
+		struct lb_inode *old = fs->retired.retired_next;
+
+		retired_unlink(fs, old);
+		inode_free_locked(fs, old);
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/* Under inodes_lock: the kernel (or a name, or the queue) uses @inode again. */
+void inode_revive_locked(struct lb_fs *fs, struct lb_inode *inode)
+{
+	if (inode->retired)
+		retired_unlink(fs, inode);
+}
+
+/*
+ * An object the kernel forgot keeps its inode, names and attributes for a
+ * while (the oldest go first past name_cache): while the store is down a
+ * lookup of its name is answered from them instead of waiting for the
+ * store, which matters most for a checkpoint, which looks up every open
+ * file by path. Only objects the store can find again by handle qualify.
+ */
+static bool inode_retire_locked(struct lb_fs *fs, struct lb_inode *inode)
+{
+	if (!fs->opt.name_cache || inode->pinned || inode->virt || !inode->hashed ||
+	    !inode->names || !inode->handle)
+		return false;
+	inode->retired = true;
+	inode->retired_prev = fs->retired.retired_prev;
+	inode->retired_next = &fs->retired;
+	fs->retired.retired_prev->retired_next = inode;
+	fs->retired.retired_prev = inode;
+	fs->nretired++;
+	while (fs->nretired > fs->opt.name_cache) {
+		struct lb_inode *old = fs->retired.retired_next;
+
+		retired_unlink(fs, old);
+		inode_free_locked(fs, old);
+	}
+	return true;
+}
+
 /* Frees @inode if unused, then its parents that this left unused. Under inodes_lock. */
 static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
 {
-	if (!inode || !inode_unused(fs, inode))
+	if (!inode || !inode_unused(fs, inode) || inode->retired)
 		return;
+	if (!inode_retire_locked(fs, inode))
+		inode_free_locked(fs, inode);
+}
+
+static void inode_free_locked(struct lb_fs *fs, struct lb_inode *inode)
+{
 	table_remove(fs, inode);
 	lru_unlink(inode);
 	if (inode->fd >= 0 && !inode->pinned)
@@ -148,6 +214,7 @@ static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
 	assert(!inode->ov && !inode->files);
 	names_absent_free_locked(inode);
 	dirset_free_locked(inode);
+	acl_cache_free_locked(inode);
 	names_drop_inode_locked(fs, inode, inode_destroy_locked);
 	free(inode->handle);
 	free(inode);
@@ -179,6 +246,7 @@ int inode_table_init(struct lb_fs *fs)
 	if (!fs->buckets)
 		return -ENOMEM;
 	fs->lru.lru_next = fs->lru.lru_prev = &fs->lru;
+	fs->retired.retired_next = fs->retired.retired_prev = &fs->retired;
 	pthread_mutex_init(&fs->inodes_lock, NULL);
 	if (names_init(fs) < 0)
 		return -ENOMEM;
@@ -394,6 +462,7 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 	return 0;
 
 found:
+	inode_revive_locked(fs, inode);
 	inode->nlookup++;
 	inode->st = *st;
 	inode->mode = st->st_mode;
@@ -432,6 +501,7 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode = table_find(fs, st.st_dev, st.st_ino);
 	if (inode) {
+		inode_revive_locked(fs, inode);
 		inode->nlookup++;
 		inode->st = st;
 		inode->mode = st.st_mode;
@@ -471,6 +541,7 @@ void inode_forget(struct lb_fs *fs, struct lb_inode *inode, uint64_t nlookup)
 void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode)
 {
 	pthread_mutex_lock(&fs->inodes_lock);
+	inode_revive_locked(fs, inode);
 	inode->nlookup++;
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
@@ -478,6 +549,7 @@ void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode)
 void inode_ref(struct lb_fs *fs, struct lb_inode *inode)
 {
 	pthread_mutex_lock(&fs->inodes_lock);
+	inode_revive_locked(fs, inode);
 	inode->refs++;
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
@@ -501,6 +573,10 @@ void inode_unhash(struct lb_fs *fs, struct lb_inode *inode)
 		return;
 	pthread_mutex_lock(&fs->inodes_lock);
 	table_remove(fs, inode);
+	if (inode->retired) {	/* nothing may find it any more: let it go */
+		retired_unlink(fs, inode);
+		inode_free_locked(fs, inode);
+	}
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
@@ -587,8 +663,10 @@ struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const c
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	c = names_find_locked(fs, dir, name);
-	if (c)
+	if (c) {
+		inode_revive_locked(fs, c);
 		c->refs++;
+	}
 	pthread_mutex_unlock(&fs->inodes_lock);
 	return c;
 }

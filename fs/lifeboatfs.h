@@ -27,6 +27,7 @@ struct lb_options {
 	double entry_timeout;	/* seconds the kernel may cache names */
 	double negative_timeout; /* seconds the kernel may cache ENOENT */
 	unsigned int max_fds;	/* cached O_PATH fds when file handles work */
+	unsigned int name_cache; /* inodes the kernel forgot, kept to answer lookups */
 	unsigned int max_threads;
 	char *journal;		/* journal file */
 	char *status;		/* status file (JSON), rewritten at every change */
@@ -48,6 +49,7 @@ struct ov_node;
 struct lb_name;
 struct lb_absent;
 struct lb_dirset;
+struct lb_acl;
 
 /*
  * One object of the store. Its path (for journal records, which name files
@@ -59,6 +61,8 @@ struct lb_inode {
 	struct lb_inode *hash_next;	/* protected by fs->inodes_lock */
 	struct lb_inode *lru_prev;	/* protected by fs->inodes_lock */
 	struct lb_inode *lru_next;	/* protected by fs->inodes_lock */
+	struct lb_inode *retired_prev;	/* forgotten but kept; protected by fs->inodes_lock */
+	struct lb_inode *retired_next;	/* protected by fs->inodes_lock */
 	struct lb_name *names;		/* known names, see names.c; protected by fs->inodes_lock */
 	dev_t dev;			/* changes only while absorbing (virtual inodes) */
 	ino_t ino;			/* changes only while absorbing (virtual inodes) */
@@ -69,6 +73,7 @@ struct lb_inode {
 	unsigned int fd_users;		/* pins on fd; protected by fs->inodes_lock */
 	bool pinned;			/* fd is never evicted (root, no handle) */
 	bool hashed;			/* in the (dev, ino) table; protected by fs->inodes_lock */
+	bool retired;			/* on fs->retired; protected by fs->inodes_lock */
 	bool virt;			/* created while absorbing, not on the store yet */
 	_Atomic mode_t mode;		/* type and mode bits as last seen */
 	struct file_handle *handle;	/* NULL when fd is pinned or virtual */
@@ -78,6 +83,7 @@ struct lb_inode {
 	struct lb_absent *absent;	/* names known absent; protected by fs->inodes_lock */
 	unsigned int nabsent;		/* protected by fs->inodes_lock */
 	struct lb_dirset *dirset;	/* all names, when complete; protected by fs->inodes_lock */
+	struct lb_acl *acl[2];		/* POSIX ACLs last seen (access, default); inodes_lock */
 	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
 };
 
@@ -93,6 +99,8 @@ struct lb_fs {
 	size_t nbuckets;		/* protected by inodes_lock */
 	size_t ninodes;			/* protected by inodes_lock */
 	struct lb_inode lru;		/* head of unpinned open fds, protected by inodes_lock */
+	struct lb_inode retired;	/* head of forgotten inodes kept for lookups; inodes_lock */
+	size_t nretired;		/* protected by inodes_lock */
 	unsigned int open_fds;		/* cached O_PATH fds, protected by inodes_lock */
 	uint64_t next_generation;	/* protected by inodes_lock */
 	struct lb_name **name_buckets;	/* protected by inodes_lock */
@@ -107,13 +115,17 @@ struct lb_fs {
 	struct journal *journal;
 	pthread_mutex_t ov_lock;
 	struct ov_node *ov_nodes;	/* protected by ov_lock */
+	int64_t space_left;		/* absorbing: store bytes writes may still take; ov_lock */
+	pthread_mutex_t space_lock;
+	struct statvfs last_statvfs;	/* the store's last answer; space_lock */
+	int64_t space_freed;		/* removed since, maybe not yet seen there; space_lock */
+	uint64_t space_freed_ms;	/* CLOCK_MONOTONIC of the last removal; space_lock */
 	pthread_mutex_t state_mutex;	/* holds wait here for state changes */
 	pthread_cond_t state_cond;
 	struct lb_absorb_stats stats;	/* protected by state_mutex */
 	bool stopping;			/* protected by state_mutex */
 	pthread_t prober;
 	pthread_t status_thread;
-	struct statvfs last_statvfs;	/* answers statfs while absorbing */
 };
 
 /* An open file: fuse_file_info.fh points here. */
@@ -136,6 +148,9 @@ static inline struct lb_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* xattr.c */
+void acl_cache_free_locked(struct lb_inode *inode);
+
 /* options.c */
 int options_parse(struct fuse_args *args, struct lb_options *ret_opt);
 void options_usage(const char *progname);
@@ -156,6 +171,8 @@ void entry_fill(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
 		struct fuse_entry_param *ret_e);
 void inode_forget(struct lb_fs *fs, struct lb_inode *inode, uint64_t nlookup);
 void inode_ref(struct lb_fs *fs, struct lb_inode *inode);
+void inode_revive_locked(struct lb_fs *fs, struct lb_inode *inode);
+void inode_retired_drop_all(struct lb_fs *fs);
 void inode_unref(struct lb_fs *fs, struct lb_inode *inode);
 void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *parent,
 		     const char *name, struct lb_inode *newparent, const char *newname);

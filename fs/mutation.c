@@ -84,6 +84,19 @@ static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode)
 }
 
 /*
+ * A removal or shrink: the store frees the blocks once the last fd on the
+ * object is gone (the kernel's FORGET comes a little later), so the free
+ * space absorbing starts from counts them until a later refresh sees them.
+ */
+static void note_freed(struct lb_fs *fs, const struct lb_mut *m, const struct stat *before)
+{
+	int64_t freed = before->st_size - (m->rec.type == JOURNAL_TRUNCATE ? (int64_t)m->rec.size : 0);
+
+	if (S_ISREG(before->st_mode) && freed > 0)
+		space_freed(fs, freed);
+}
+
+/*
  * Link counts and directory sizes move with every name operation; the
  * overlay starts from the cached attributes, so keep them exact.
  */
@@ -109,7 +122,14 @@ static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
 static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
 		       bool *ret_again)
 {
-	int r = store(fs, m, arg);
+	struct lb_inode *shrinking = m->rec.type == JOURNAL_TRUNCATE ? m->file :
+				     m->rec.type == JOURNAL_RENAME   ? m->victim2 : m->victim;
+	struct stat before = { 0 };
+	int r;
+
+	if (shrinking && !shrinking->virt)
+		inode_stat_get(fs, shrinking, &before);
+	r = store(fs, m, arg);
 
 	/* An fd on an object a failure rolled back and the replay made again. */
 	if (r == -ESTALE && m->file && !m->file->virt && inode_reresolve(fs, m->file) == 0)
@@ -121,6 +141,8 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 	*ret_again = false;
 	if (r >= 0)
 		refresh_touched(fs, m);
+	if (r >= 0 && shrinking)
+		note_freed(fs, m, &before);
 	/* Stuck past path_timeout meanwhile: a rescue journals it instead. */
 	if (stall_commit(fs) < 0) {
 		mode_rdunlock(fs);

@@ -156,6 +156,7 @@ void names_add_locked(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 	n->inode = inode;
 	n->parent = parent;
 	n->inode_next = NULL;
+	inode_revive_locked(fs, parent);
 	parent->refs++;
 	for (tail = &inode->names; *tail; tail = &(*tail)->inode_next)
 		;

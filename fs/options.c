@@ -51,6 +51,8 @@ static const struct opt_desc opt_table[] = {
 	OPT("negative_timeout", OPT_SECONDS, negative_timeout,
 	    "seconds the kernel caches missing names (86400)"),
 	OPT("max_fds", OPT_UINT, max_fds, "O_PATH fds kept open for cached inodes (8192)"),
+	OPT("name_cache", OPT_UINT, name_cache,
+	    "objects the kernel forgot, kept to answer lookups while the store is down (32768)"),
 	OPT("max_threads", OPT_UINT, max_threads, "worker threads at most (64)"),
 	OPT("splice_read", OPT_FLAG_ON, splice_read, "splice file data into read replies"),
 	OPT("no_splice_read", OPT_FLAG_OFF, splice_read, "copy read data (default)"),
@@ -272,6 +274,7 @@ int options_parse(struct fuse_args *args, struct lb_options *ret_opt)
 		.path_timeout = 10,
 		.probe_interval = 0.2,
 		.max_fds = default_max_fds(),
+		.name_cache = 32768,
 	};
 
 	if (fuse_opt_parse(args, &o, cmdline_keys, opt_proc) < 0) {

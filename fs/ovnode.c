@@ -285,19 +285,85 @@ static int dir_emptiness(struct lb_fs *fs, struct lb_inode *dir)
  * get on the store, and makes the virtual inode of a creation.
  * -EAGAIN when only the store could tell (the request waits for it).
  */
+/*
+ * Bytes a write or allocation adds to its file: what the store will have
+ * to find room for at replay.
+ */
+static uint64_t growth_of(struct lb_fs *fs, const struct lb_mut *m)
+{
+	uint64_t end = m->rec.offset + (m->rec.type == JT(WRITE) ? m->rec.data_len : m->rec.length);
+	uint64_t len = m->rec.type == JT(WRITE) ? m->rec.data_len : m->rec.length;
+	struct stat st;
+
+	if (!m->file)
+		return len;
+	if (!ov_getattr(fs, m->file, &st))
+		inode_stat_get(fs, m->file, &st);
+	if (end <= (uint64_t)st.st_size)
+		return 0;
+	return end - (uint64_t)st.st_size < len ? end - (uint64_t)st.st_size : len;
+}
+
+/*
+ * ENOSPC, an application error, must reach the application while
+ * absorbing too: a write the store could not take at replay would be an
+ * acknowledged write lost. Growth is counted against the free space the
+ * store last reported, less a reserve (absorb_begin()).
+ */
+static int space_take(struct lb_fs *fs, const struct lb_mut *m)
+{
+	int64_t growth;
+
+	if (m->rec.type == JT(FALLOCATE) &&
+	    (m->rec.flags & (FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)))
+		return 0;
+	growth = (int64_t)growth_of(fs, m);
+	growth = (growth + 4095) & ~(int64_t)4095;	/* whole blocks */
+	if (growth > fs->space_left)
+		return -ENOSPC;
+	fs->space_left -= growth;
+	return 0;
+}
+
+/* The bytes a removal or a shrink gives back at replay. */
+static void space_give(struct lb_fs *fs, struct lb_inode *inode, uint64_t new_size)
+{
+	struct stat st;
+
+	if (!inode)
+		return;
+	if (!ov_getattr(fs, inode, &st))
+		inode_stat_get(fs, inode, &st);
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size <= new_size)
+		return;
+	if (new_size == 0 && st.st_nlink > 1)
+		return;	/* another name keeps the data */
+	fs->space_left += (int64_t)((uint64_t)st.st_size - new_size) & ~(int64_t)4095;
+}
+
 int ov_check(struct lb_fs *fs, struct lb_mut *m)
 {
 	struct stat st;
 
 	switch (m->rec.type) {
+	case JT(WRITE):
+		return space_take(fs, m);
+	case JT(UNLINK):
+		space_give(fs, m->victim, 0);
+		return 0;
+	case JT(TRUNCATE):
+		space_give(fs, m->file, m->rec.size);
+		return 0;
 	case JT(RMDIR):
 		return dir_emptiness(fs, m->victim);
 	case JT(FALLOCATE):
 		if (m->rec.flags & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 				     FALLOC_FL_ZERO_RANGE))
 			return -EAGAIN;
-		return 0;
+		return space_take(fs, m);
 	case JT(RENAME):
+		if (m->victim2 && !(m->rec.flags & RENAME_EXCHANGE) && !S_ISDIR(m->victim2->mode))
+			space_give(fs, m->victim2, 0);
 		if (!m->victim2 || !S_ISDIR(m->victim2->mode) || (m->rec.flags & RENAME_EXCHANGE))
 			return 0;
 		/* Replacing a directory: only an empty one, as rmdir. */

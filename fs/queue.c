@@ -375,6 +375,49 @@ out:
 	return r;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void space_freed(struct lb_fs *fs, int64_t bytes)
+{
+	pthread_mutex_lock(&fs->space_lock);
+	fs->space_freed += bytes;
+	fs->space_freed_ms = mono_ms();
+	pthread_mutex_unlock(&fs->space_lock);
+}
+
+/*
+ * The free space absorbing counts writes against (see ov_check()). A
+ * removal a second old is in the store's answer: stop counting it.
+ */
+int space_refresh(struct lb_fs *fs)
+{
+	uint64_t asked = mono_ms();
+	struct statvfs sv;
+	int r = 0;
+
+	if (fs->state != LB_HEALTHY || stall_gate_closed(fs))
+		return 0;
+	stall_call_begin(fs);
+	if (fstatvfs(fs->root.fd, &sv) < 0)
+		r = -errno;
+	if (stall_call_end(fs) < 0)
+		return -ECANCELED;
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->space_lock);
+	fs->last_statvfs = sv;
+	if (asked > fs->space_freed_ms + 1000)
+		fs->space_freed = 0;
+	pthread_mutex_unlock(&fs->space_lock);
+	return 0;
+}
+
 static void *flusher_main(void *arg)
 {
 	struct lb_fs *fs = arg;
@@ -398,6 +441,8 @@ static void *flusher_main(void *arg)
 			break;
 		pthread_mutex_unlock(&q->lock);
 		r = queue_flush_once(fs);
+		if (r == 0)
+			r = space_refresh(fs);
 		if (r < 0 && errclass_is_path_failure(r, fs->store_writable))
 			absorb_begin(fs, r);
 		else if (r < 0 && r != -ECANCELED)
