@@ -127,16 +127,22 @@ static int app_freeze(void *ud, const char *app)
 static int app_dump(void *ud, const char *app, const char *dir)
 {
 	struct node_app *a = ud;
+	int r;
 
-	return procset_checkpoint(&a->d->env, a->ps, dir, false, &a->times);
+	r = procset_checkpoint(&a->d->env, a->ps, dir, false, &a->times);
+	if (r == 0 && a->ps->service_ip[0])
+		r = handoff_net_release(a->ps->service_ip, dir);
+	return r;
 }
 
 static int app_thaw(void *ud, const char *app, const char *dir)
 {
 	struct node_app *a = ud;
 
-	if (a->ps->state == PROCSET_CHECKPOINTED)
+	if (a->ps->state == PROCSET_CHECKPOINTED) {
+		(void)handoff_net_readd(dir);
 		return procset_restore(&a->d->env, a->ps, dir, NULL, NULL);
+	}
 	return cgroup_thaw(&a->ps->cg);
 }
 
@@ -154,6 +160,8 @@ static int app_kill(void *ud, const char *app)
 		(void)cgroup_kill(&a->ps->cg, SIGKILL);
 		(void)cgroup_thaw(&a->ps->cg);
 	}
+	if (a->ps->service_ip[0])
+		handoff_net_drop_lock();	/* its connections live on the peer now */
 	return 0;
 }
 
@@ -167,9 +175,14 @@ static int app_restore(void *ud, const char *app, const char *dir, pid_t *ret_pi
 
 	if (old && old->state == PROCSET_RUNNING)
 		return log_error_errno(-EEXIST, "app '%s' already runs on this node", app);
-	r = procset_restore(&a->d->env, NULL, dir, &ps, &a->times);
+	r = handoff_net_claim(dir, a->d->cfg.listen_host);
 	if (r < 0)
 		return r;
+	r = procset_restore(&a->d->env, NULL, dir, &ps, &a->times);
+	if (r < 0) {
+		(void)handoff_net_unclaim(dir);
+		return r;
+	}
 	r = procset_add(&a->d->sets, ps);
 	if (r < 0) {
 		log_error_errno(r, "app '%s' runs but cannot be tracked", app);

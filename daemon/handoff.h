@@ -145,6 +145,21 @@ void handoff_drop_kernel_caches(void);
  */
 int handoff_journal_name_here(const char *name, char *buf, size_t size);
 
+/*
+ * The service address and established TCP connections (handoff-net.c).
+ * A: after the dump, saves CRIU's lock table and the address into the image
+ * dir and removes the address here; readd puts it back after a failure;
+ * drop_lock removes the leftover lock table once B restored. B: claim loads
+ * the table, adds the address to the interface holding near_addr (our peer
+ * address) and sends a gratuitous ARP; unclaim undoes it after a failed
+ * restore. Each is a no-op for an image without a service address.
+ */
+int handoff_net_release(const char *addr, const char *dir);
+int handoff_net_readd(const char *dir);
+void handoff_net_drop_lock(void);
+int handoff_net_claim(const char *dir, const char *near_addr);
+int handoff_net_unclaim(const char *dir);
+
 uint64_t handoff_now_ns(void);
 
 #endif

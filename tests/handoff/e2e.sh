@@ -103,6 +103,48 @@ case_cut()
 	finish_on b
 }
 
+# The app serves TCP on a service address; a client in netns c stays
+# connected through a -> b -> a and must never see a reset or a wrong answer.
+case_tcp()
+{
+	local before
+
+	ho_init e2e-tcp
+	ho_net_up
+	ho_faultfs_up
+	ho_node_start a b "$HO_W/faulty"
+	ho_node_start b a "$HO_W/store"
+	cd "$HO_W" || exit 1
+	ip -n "$(ho_netns a)" addr add "$(ho_ip s)/32" dev "lbha$HO_TAG" || ho_fail "cannot add the service address"
+	ho_lb a run --name app --service-ip "$(ho_ip s)" -- python3 "$HO_DIR/writer.py" \
+		"$HO_W/mnt/data" "$HO_W/ack" --echo 7000 || ho_fail "cannot start the app on a"
+	ho_wait_acks_grow 0 || ho_fail "the app does not write"
+	sleep 0.5
+	nsenter --net="/run/netns/$(ho_netns c)" python3 "$HO_DIR/echo-client.py" "$(ho_ip s)" 7000 \
+		"$HO_W/echo.count" 2>"$HO_W/log/echo-client.log" &
+	HO_CLIENT_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		[[ -s "$HO_W/echo.count" ]] && break
+		sleep 0.1
+	done
+	[[ -s "$HO_W/echo.count" ]] || ho_fail "the client gets no answers: $(cat "$HO_W/log/echo-client.log")"
+	check_on a b
+	for hop in "a b" "b a"; do
+		set -- $hop
+		migrate "$1" "$2"
+		check_on "$2" "$1"
+		before=$(cat "$HO_W/echo.count")
+		sleep 1
+		kill -0 "$HO_CLIENT_PID" 2>/dev/null ||
+			ho_fail "the client stopped: $(cat "$HO_W/log/echo-client.log")"
+		(($(cat "$HO_W/echo.count") > before + 10)) || ho_fail "the client gets no answers after the move to $2"
+		ho_log "client: $(cat "$HO_W/echo.count") answers, connection kept"
+	done
+	kill "$HO_CLIENT_PID"
+	grep ERROR "$HO_W/log/echo-client.log" && ho_fail "the client saw an error"
+	finish_on a
+}
+
 # A handoff that must be refused; the app goes on on a, nothing runs on b.
 case_refuse()
 {
@@ -140,6 +182,7 @@ case ${1:-} in
 migrate) case_migrate ;;
 cut) case_cut ;;
 refuse) case_refuse "${2:-}" ;;
+tcp) case_tcp ;;
 *) echo "usage: $0 migrate|cut|refuse wrong-key|peer-version|image-corrupt|image-truncate" >&2; exit 2 ;;
 esac
 HO_OK=1

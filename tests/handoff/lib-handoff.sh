@@ -7,7 +7,8 @@
 #           lifeboatfs $HO_W/faulty -> $HO_W/mnt, lifeboatd (10.R.S.1)
 #   node b: netns lbh-b-PID + its own mount namespace:
 #           lifeboatfs $HO_W/store  -> $HO_W/mnt, lifeboatd (10.R.S.2)
-#   a veth pair joins the two network namespaces.
+#   netns lbh-c-PID holds a bridge joining a's and b's veths (10.R.S.0/24)
+#   and the clients of an app's service address.
 #
 # Why a mount namespace per node: both nodes mount the store at the same
 # path (CRIU reopens every file by path at restore and checks its size, so
@@ -91,14 +92,21 @@ ho_init()
 	# runs on a local store's file system (here the one of /tmp)
 	HO_STATE=$(mktemp -d "/dev/shm/lifeboat-handoff-$name.XXXXXX")
 	HO_PSK=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-	# 10.R.S.0/30, R and S from our PID: two runs at once do not share it
+	# 10.R.S.0/24, R and S from our PID: two runs at once do not share it
 	HO_NET="10.$((200 + HO_TAG % 50)).$(((HO_TAG / 50) % 250))"
 	trap ho_cleanup EXIT
 }
 
+# a and b: the nodes; c: the client side (and the bridge joining them);
+# s: the service address that moves with an app
 ho_ip()
 {
-	[[ $1 == a ]] && echo "$HO_NET.1" || echo "$HO_NET.2"
+	case $1 in
+	a) echo "$HO_NET.1" ;;
+	b) echo "$HO_NET.2" ;;
+	c) echo "$HO_NET.3" ;;
+	s) echo "$HO_NET.100" ;;
+	esac
 }
 
 ho_netns()
@@ -108,21 +116,24 @@ ho_netns()
 
 ho_net_up()
 {
-	local va="lbha$HO_TAG" vb="lbhb$HO_TAG" n
+	local br="lbhbr$HO_TAG" n v
 
-	for n in a b; do
+	for n in a b c; do
 		ip netns add "$(ho_netns $n)" || ho_fail "cannot create netns '$(ho_netns $n)'"
-	done
-	ip link add "$va" type veth peer name "$vb" || ho_fail "cannot create veth '$va'"
-	ip link set "$va" netns "$(ho_netns a)"
-	ip link set "$vb" netns "$(ho_netns b)"
-	ip -n "$(ho_netns a)" addr add "$(ho_ip a)/30" dev "$va"
-	ip -n "$(ho_netns b)" addr add "$(ho_ip b)/30" dev "$vb"
-	for n in a b; do
 		ip -n "$(ho_netns $n)" link set lo up
 	done
-	ip -n "$(ho_netns a)" link set "$va" up
-	ip -n "$(ho_netns b)" link set "$vb" up
+	ip -n "$(ho_netns c)" link add "$br" type bridge || ho_fail "cannot create bridge '$br'"
+	for n in a b; do
+		v="lbh$n$HO_TAG"
+		ip link add "$v" type veth peer name "lbh${n}c$HO_TAG" || ho_fail "cannot create veth '$v'"
+		ip link set "$v" netns "$(ho_netns $n)"
+		ip link set "lbh${n}c$HO_TAG" netns "$(ho_netns c)"
+		ip -n "$(ho_netns c)" link set "lbh${n}c$HO_TAG" master "$br" up
+		ip -n "$(ho_netns $n)" addr add "$(ho_ip $n)/24" dev "$v"
+		ip -n "$(ho_netns $n)" link set "$v" up
+	done
+	ip -n "$(ho_netns c)" addr add "$(ho_ip c)/24" dev "$br"
+	ip -n "$(ho_netns c)" link set "$br" up
 }
 
 # A's path to the store goes through faultfs, in the host namespace (the
@@ -285,7 +296,7 @@ ho_cleanup()
 	# what is left in a node's network namespace is ours: the node's shell,
 	# lifeboatd, lifeboatfs, CRIU, the apps (thawed first, or SIGKILL waits)
 	ho_thaw_cgroups
-	for n in a b; do
+	for n in a b c; do
 		ip netns pids "$(ho_netns $n)" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 	done
 	for p in "${HO_NODE_PIDS[@]}"; do
@@ -298,7 +309,7 @@ ho_cleanup()
 		kill "$HO_FAULTFS_PID" 2>/dev/null
 		wait "$HO_FAULTFS_PID" 2>/dev/null
 	fi
-	for n in a b; do
+	for n in a b c; do
 		ip netns del "$(ho_netns $n)" 2>/dev/null
 	done
 	[[ -n "${HO_STATE:-}" ]] && rm -rf "$HO_STATE"

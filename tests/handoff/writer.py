@@ -10,9 +10,12 @@ fsync. After each write (and fsync) that succeeded, its seq goes to ACKLOG
 (outside the mount, O_APPEND): everything acknowledged there must be in the
 store afterwards. Any error is printed to stderr as "ERROR ..." and the
 writer goes on. --rss MB keeps that much memory resident (for the
-benchmark)."""
+benchmark). --echo PORT also serves a TCP echo on PORT (one line back
+for each line) for the established-connection test."""
 import os
+import socket
 import sys
+import threading
 import time
 import zlib
 
@@ -25,6 +28,26 @@ def record(seq):
     return ("%s %08x\n" % (head, zlib.crc32(head.encode()))).encode()
 
 
+def echo_serve(port):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(4)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=echo_conn, args=(conn,), daemon=True).start()
+
+
+def echo_conn(conn):
+    f = conn.makefile("rwb", buffering=0)
+    try:
+        for line in f:
+            f.write(line)
+    except OSError as e:
+        sys.stderr.write("ERROR echo: %s\n" % e)
+        sys.stderr.flush()
+
+
 def main():
     data, acklog = sys.argv[1], sys.argv[2]
     rss_mb = 0
@@ -35,6 +58,8 @@ def main():
             rss_mb = int(args[1])
         elif args[0] == "--interval":
             interval = float(args[1])
+        elif args[0] == "--echo":
+            threading.Thread(target=echo_serve, args=(int(args[1]),), daemon=True).start()
         args = args[2:]
     ballast = bytearray(rss_mb << 20)
     for i in range(0, len(ballast), 4096):  # make every page resident
