@@ -244,26 +244,36 @@ static int raw_pr_out(struct iscsi_bd *ib, struct iscsi_context *ctx,
 	return r;
 }
 
-/* The superblock's epoch must still be the newest we saw: nobody took over. */
-static int relogin_check_epoch(struct iscsi_bd *ib, struct iscsi_context *ctx)
+/*
+ * The superblock must still be ours: the same LUN id (not another LUN that
+ * took this address: -ENXIO, the session stays down) and the newest epoch
+ * we saw (nobody took over: else -ESTALE).
+ */
+static int relogin_check_block0(struct iscsi_bd *ib, struct iscsi_context *ctx)
 {
 	struct block0_arg a = { .bs = ib->bd.block_size };
-	struct journal_header_disk h;
+	uint64_t epoch = ib->sb_epoch;
+	struct journal_ring_disk rd;
 	struct scsi_task *t;
 	int r;
 
 	r = raw_exec(ctx, ib->lun, cmd_read_block0, &a, &t);
 	if (r < 0)
 		return r;
-	if (!t->datain.data || t->datain.size < (int)sizeof(h)) {
+	if (!t->datain.data || t->datain.size < (int)a.bs) {
 		scsi_free_scsi_task(t);
 		return -EIO;
 	}
-	memcpy(&h, t->datain.data, sizeof(h));
+	memcpy(&rd, t->datain.data + JOURNAL_RING_SB_OFFSET, sizeof(rd));
+	if (ib->has_lun_id && (le64toh(rd.magic) != JOURNAL_RING_MAGIC ||
+			       memcmp(rd.lun_id, ib->lun_id, sizeof(rd.lun_id)) != 0)) {
+		scsi_free_scsi_task(t);
+		return log_error_errno(-ENXIO, "'%s' is not the journal LUN it was (its LUN id "
+				       "changed): not using it", ib->bd.name);
+	}
+	iscsi_bd_note_block0(ib, t->datain.data);
 	scsi_free_scsi_task(t);
-	if (le64toh(h.magic) == JOURNAL_HEADER_MAGIC && le64toh(h.epoch) > ib->sb_epoch)
-		return -ESTALE;
-	return 0;
+	return ib->sb_epoch > epoch ? -ESTALE : 0;
 }
 
 int iscsi_pr_relogin(struct iscsi_bd *ib, struct iscsi_context *ctx)
@@ -271,7 +281,10 @@ int iscsi_pr_relogin(struct iscsi_bd *ib, struct iscsi_context *ctx)
 	struct journal_pr_info info = { 0 };
 	int r;
 
-	r = raw_decode(ctx, ib->lun, cmd_read_keys, keys_decode, &info);
+	/* before registering anything: is it still our journal? and after, again */
+	r = relogin_check_block0(ib, ctx);
+	if (r >= 0)
+		r = raw_decode(ctx, ib->lun, cmd_read_keys, keys_decode, &info);
 	if (r >= 0)
 		r = raw_decode(ctx, ib->lun, cmd_read_resv, resv_decode, &info);
 	if (r < 0)
@@ -287,6 +300,6 @@ int iscsi_pr_relogin(struct iscsi_bd *ib, struct iscsi_context *ctx)
 	if (r >= 0 && !info.reserved)
 		r = raw_pr_out(ib, ctx, SCSI_PERSISTENT_RESERVE_RESERVE, ib->key, 0);
 	if (r >= 0)
-		r = relogin_check_epoch(ib, ctx);
+		r = relogin_check_block0(ib, ctx);
 	return r;
 }

@@ -401,16 +401,31 @@ static struct scsi_task *cmd_sync(struct iscsi_context *ctx, int lun, void *arg)
 	return iscsi_synchronizecache16_sync(ctx, lun, 0, 0, 0, 0);
 }
 
-/* Block 0 carries the header's epoch: remember the newest we saw. */
-static void note_epoch(struct iscsi_bd *ib, uint64_t lba, const void *buf)
+/*
+ * Block 0 carries the header's epoch and the ring's LUN id: a new login
+ * checks them (journal-iscsi-pr.c) to find a takeover, or another LUN
+ * behind the same address, that happened while the session was down.
+ */
+void iscsi_bd_note_block0(struct iscsi_bd *ib, const void *buf)
 {
+	const uint8_t *b = buf;
 	struct journal_header_disk h;
+	struct journal_ring_disk rd;
 
-	if (lba != 0)
-		return;
-	memcpy(&h, buf, sizeof(h));
+	memcpy(&h, b, sizeof(h));
+	memcpy(&rd, b + JOURNAL_RING_SB_OFFSET, sizeof(rd));
 	if (le64toh(h.magic) == JOURNAL_HEADER_MAGIC && le64toh(h.epoch) > ib->sb_epoch)
 		ib->sb_epoch = le64toh(h.epoch);
+	if (le64toh(rd.magic) == JOURNAL_RING_MAGIC) {
+		memcpy(ib->lun_id, rd.lun_id, sizeof(ib->lun_id));
+		ib->has_lun_id = true;
+	}
+}
+
+static void note_epoch(struct iscsi_bd *ib, uint64_t lba, const void *buf)
+{
+	if (lba == 0)
+		iscsi_bd_note_block0(ib, buf);
 }
 
 static int ib_read(struct journal_blockdev *bd, uint64_t lba, uint32_t n, void *buf)

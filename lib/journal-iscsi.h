@@ -49,6 +49,8 @@ struct iscsi_bd {
 	uint64_t down_since_ms;		/* protected by lock */
 	uint64_t reconnects;		/* protected by lock */
 	uint64_t sb_epoch;		/* last epoch seen in block 0; protected by lock */
+	uint8_t lun_id[JOURNAL_RING_ID_SIZE];	/* the ring's LUN id seen in block 0; protected by lock */
+	bool has_lun_id;		/* protected by lock */
 	bool stopping;			/* protected by lock */
 	bool keepalive_running;
 	pthread_t keepalive;
@@ -69,6 +71,9 @@ int iscsi_bd_exec(struct iscsi_bd *ib, const char *what, iscsi_bd_cmd_fn fn, voi
 
 /* Marks the session fenced and says so loudly (ib->lock held). */
 void iscsi_bd_fence(struct iscsi_bd *ib, const char *why);
+
+/* Remembers the epoch and LUN id block 0 (at buf) shows (ib->lock held). */
+void iscsi_bd_note_block0(struct iscsi_bd *ib, const void *buf);
 
 /* journal-iscsi-pr.c, with ib->lock held */
 

@@ -43,6 +43,21 @@ is_tgtd_start
 is_wait_status 'journal_path["up"] and journal_path["reconnects"] >= 2' 30
 lb_log "healthy: tgtd restart survived"
 
+# another LUN behind the same address is not taken for the journal
+is_tgtd_stop
+lun=$IS_LUN
+IS_LUN=$LB_WORK/other.img
+truncate -s "$IS_LUN_SIZE" "$IS_LUN"
+is_tgtd_start
+sleep 8
+[[ "$(is_status 'journal_path["up"]')" == False ]] || lb_fail "the session came up on another LUN"
+grep -q 'is not the journal LUN it was' "${LB_LOGS[@]}" || lb_fail "no message about the other LUN"
+is_tgtd_stop
+IS_LUN=$lun
+is_tgtd_start
+is_wait_status 'journal_path["up"] and journal_path["reconnects"] >= 3' 30
+lb_log "healthy: another LUN at the journal's address refused, the right one taken back"
+
 # the journal path down first, then the primary path fails: the unflushed
 # queue cannot be journaled, so nothing more is acknowledged until it is
 is_nft_drop
