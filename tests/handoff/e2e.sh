@@ -4,8 +4,10 @@
 # namespaces joined by veth, one mount namespace each, one shared store,
 # node a's path through faultfs; see lib-handoff.sh):
 #   migrate: planned, `lifeboat migrate app --to b`, then back to a;
-#   cut: a's path fails (EIO) under the running app; lifeboatd on a hands
-#        it off to b by itself;
+#   tcp: the same with a TCP client in netns c on the app's service
+#        address: the connection is kept, no reset, every answer right;
+#   cut eio|stall: a's path fails (EIO) or stalls under the running app and
+#        its TCP client; lifeboatd on a hands it off to b by itself;
 #   refuse FAULT: a handoff b must refuse (a key b does not share, another
 #        protocol version, an image corrupted or cut short in transit):
 #        clear error, nothing restored on b, the app still runs on a.
@@ -52,18 +54,63 @@ check_no_errors()
 	fi
 }
 
+# start_app_on_a NAME [tcp]: fresh nodes, the app on a; with tcp, it also
+# serves an echo on the service address and a client in netns c uses it.
 start_app_on_a()
 {
+	local svc=()
+
 	ho_init "e2e-$1"
 	ho_net_up
 	ho_faultfs_up
 	ho_node_start a b "$HO_W/faulty"
 	ho_node_start b a "$HO_W/store"
 	cd "$HO_W" || exit 1
-	ho_lb a run --name app -- python3 "$HO_DIR/writer.py" "$HO_W/mnt/data" "$HO_W/ack" ||
-		ho_fail "cannot start the app on a"
+	if [[ ${2:-} == tcp ]]; then
+		ip -n "$(ho_netns a)" addr add "$(ho_ip s)/32" dev "lbha$HO_TAG" ||
+			ho_fail "cannot add the service address"
+		svc=(--service-ip "$(ho_ip s)")
+	fi
+	ho_lb a run --name app "${svc[@]}" -- python3 "$HO_DIR/writer.py" "$HO_W/mnt/data" \
+		"$HO_W/ack" ${svc:+--echo 7000} || ho_fail "cannot start the app on a"
 	ho_wait_acks_grow 0 || ho_fail "the app does not write"
+	[[ ${2:-} == tcp ]] && client_start
 	check_on a b
+}
+
+client_start()
+{
+	sleep 0.5
+	nsenter --net="/run/netns/$(ho_netns c)" python3 "$HO_DIR/echo-client.py" "$(ho_ip s)" 7000 \
+		"$HO_W/echo.count" 2>"$HO_W/log/echo-client.log" &
+	HO_CLIENT_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		[[ -s "$HO_W/echo.count" ]] && return 0
+		sleep 0.1
+	done
+	ho_fail "the client gets no answers: $(cat "$HO_W/log/echo-client.log")"
+}
+
+# client_check WHERE: the client's connection still answers.
+client_check()
+{
+	local before
+
+	before=$(cat "$HO_W/echo.count")
+	sleep 1
+	kill -0 "$HO_CLIENT_PID" 2>/dev/null ||
+		ho_fail "the client stopped: $(cat "$HO_W/log/echo-client.log")"
+	(($(cat "$HO_W/echo.count") > before + 10)) || ho_fail "the client gets no answers after $1"
+	ho_log "client: $(cat "$HO_W/echo.count") answers, connection kept"
+}
+
+client_stop()
+{
+	kill "$HO_CLIENT_PID"
+	wait "$HO_CLIENT_PID" 2>/dev/null
+	if grep ERROR "$HO_W/log/echo-client.log"; then
+		ho_fail "the client saw an error"
+	fi
 }
 
 # The app stops where it runs now; every acknowledged record must be in the store.
@@ -89,17 +136,26 @@ case_migrate()
 
 # A fresh pair of nodes: after a handoff the source's mount keeps a fenced
 # journal until it is remounted (README, "Peers and handoff").
+# case_cut HOW: a's path fails (faultctl fail EIO, or stall) under the app
+# and its TCP client; lifeboatd on a hands the app off by itself.
 case_cut()
 {
-	start_app_on_a cut
-	ho_log "a's path fails (EIO) under the app"
-	ho_faultctl fail EIO >/dev/null || ho_fail "faultctl fail"
-	for ((i = 0; i < 150; i++)); do
+	start_app_on_a "cut-$1" tcp
+	ho_log "a's path fails ($1) under the app"
+	if [[ $1 == stall ]]; then
+		ho_faultctl stall >/dev/null || ho_fail "faultctl stall"
+	else
+		ho_faultctl fail EIO >/dev/null || ho_fail "faultctl fail"
+	fi
+	for ((i = 0; i < 300; i++)); do
 		[[ -n "$(ho_app_pid b app)" ]] && break
 		sleep 0.1
 	done
 	check_on b a
 	grep -h "handed off" "$HO_W/log/lifeboatd-a.log" >&2
+	client_check "the move to b"
+	client_stop
+	ho_faultctl heal >/dev/null
 	finish_on b
 }
 
@@ -107,41 +163,14 @@ case_cut()
 # connected through a -> b -> a and must never see a reset or a wrong answer.
 case_tcp()
 {
-	local before
-
-	ho_init e2e-tcp
-	ho_net_up
-	ho_faultfs_up
-	ho_node_start a b "$HO_W/faulty"
-	ho_node_start b a "$HO_W/store"
-	cd "$HO_W" || exit 1
-	ip -n "$(ho_netns a)" addr add "$(ho_ip s)/32" dev "lbha$HO_TAG" || ho_fail "cannot add the service address"
-	ho_lb a run --name app --service-ip "$(ho_ip s)" -- python3 "$HO_DIR/writer.py" \
-		"$HO_W/mnt/data" "$HO_W/ack" --echo 7000 || ho_fail "cannot start the app on a"
-	ho_wait_acks_grow 0 || ho_fail "the app does not write"
-	sleep 0.5
-	nsenter --net="/run/netns/$(ho_netns c)" python3 "$HO_DIR/echo-client.py" "$(ho_ip s)" 7000 \
-		"$HO_W/echo.count" 2>"$HO_W/log/echo-client.log" &
-	HO_CLIENT_PID=$!
-	for ((i = 0; i < 50; i++)); do
-		[[ -s "$HO_W/echo.count" ]] && break
-		sleep 0.1
-	done
-	[[ -s "$HO_W/echo.count" ]] || ho_fail "the client gets no answers: $(cat "$HO_W/log/echo-client.log")"
+	start_app_on_a tcp tcp
+	migrate a b
+	check_on b a
+	client_check "the move to b"
+	migrate b a
 	check_on a b
-	for hop in "a b" "b a"; do
-		set -- $hop
-		migrate "$1" "$2"
-		check_on "$2" "$1"
-		before=$(cat "$HO_W/echo.count")
-		sleep 1
-		kill -0 "$HO_CLIENT_PID" 2>/dev/null ||
-			ho_fail "the client stopped: $(cat "$HO_W/log/echo-client.log")"
-		(($(cat "$HO_W/echo.count") > before + 10)) || ho_fail "the client gets no answers after the move to $2"
-		ho_log "client: $(cat "$HO_W/echo.count") answers, connection kept"
-	done
-	kill "$HO_CLIENT_PID"
-	grep ERROR "$HO_W/log/echo-client.log" && ho_fail "the client saw an error"
+	client_check "the move back to a"
+	client_stop
 	finish_on a
 }
 
@@ -180,10 +209,10 @@ case_refuse()
 
 case ${1:-} in
 migrate) case_migrate ;;
-cut) case_cut ;;
+cut) case_cut "${2:-eio}" ;;
 refuse) case_refuse "${2:-}" ;;
 tcp) case_tcp ;;
-*) echo "usage: $0 migrate|cut|refuse wrong-key|peer-version|image-corrupt|image-truncate" >&2; exit 2 ;;
+*) echo "usage: $0 migrate|tcp|cut [eio|stall]|refuse wrong-key|peer-version|image-corrupt|image-truncate" >&2; exit 2 ;;
 esac
 HO_OK=1
 ho_log "ok"
