@@ -56,7 +56,7 @@ podman_setup()
 {
 	local nofile nproc
 
-	PODMAN=(podman --root "$LB_WORK/podman/root" --runroot "$LB_WORK/podman/run"
+	PODMAN=(podman --root "$LB_WORK/podman/root" --runroot "$LB_WORK/podman/run" --tmpdir "$LB_WORK/podman/tmp"
 		--cgroup-manager cgroupfs --events-backend file --runtime crun)
 	# crun 1.8 refuses the "hybrid" layout (cgroup v1 controllers plus a
 	# cgroup2 hierarchy with controllers of its own, here hugetlb, at
