@@ -78,6 +78,22 @@ start_app_on_a()
 	check_on a b
 }
 
+# b took a's journal over (a newer epoch, owner b: a's next append is
+# refused, invariant 4) and replayed what a had absorbed into the store.
+check_fenced()
+{
+	local out
+
+	out=$("$LIFEBOAT" journal inspect --json "$HO_W/a.journal" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["header"]
+print(h["owner"], h["epoch"], h["first_seq"] - 1)') || ho_fail "cannot inspect a's journal"
+	set -- $out
+	[[ $1 == b && $2 -gt 1 ]] || ho_fail "a's journal is owned by '$1' at epoch $2, not taken over by b"
+	(($3 > 0)) || ho_fail "nothing was absorbed and replayed"
+	ho_log "a's journal: owner b, epoch $2, $3 absorbed records replayed"
+}
+
 client_start()
 {
 	sleep 0.5
@@ -153,6 +169,7 @@ case_cut()
 	done
 	check_on b a
 	grep -h "handed off" "$HO_W/log/lifeboatd-a.log" >&2
+	check_fenced
 	client_check "the move to b"
 	client_stop
 	ho_faultctl heal >/dev/null
