@@ -358,13 +358,17 @@ static void test_nothing_after_bad_record(void **state)
 	struct journal_scan_result res;
 	struct journal *j = create_journal(f);
 	size_t size = journal_record_size(&recs[0]);
+	unsigned char byte;
 	struct stat st;
 	int fd;
 
 	assert_int_equal(journal_append_batch(j, recs, 3), 0);
 	journal_close(j);
+	/* flip a byte of the second record (writing a constant could leave it as it was) */
 	fd = open(f->journal, O_RDWR);
-	assert_int_equal(pwrite(fd, "X", 1, (off_t)(JOURNAL_BLOCK + size + 200 % size)), 1);
+	assert_int_equal(pread(fd, &byte, 1, (off_t)(JOURNAL_BLOCK + size + 200 % size)), 1);
+	byte ^= 0xff;
+	assert_int_equal(pwrite(fd, &byte, 1, (off_t)(JOURNAL_BLOCK + size + 200 % size)), 1);
 	close(fd);
 
 	j = reopen(f, JOURNAL_OPEN_READONLY);
