@@ -8,6 +8,8 @@
 #        address: the connection is kept, no reset, every answer right;
 #   cut eio|stall: a's path fails (EIO) or stalls under the running app and
 #        its TCP client; lifeboatd on a hands it off to b by itself;
+#   cut-iscsi eio|stall: the same with the journals on an iSCSI LUN (a
+#        tgtd with two portals in netns c); b preempts a's reservation;
 #   refuse FAULT: a handoff b must refuse (a key b does not share, another
 #        protocol version, an image corrupted or cut short in transit):
 #        clear error, nothing restored on b, the app still runs on a.
@@ -62,6 +64,7 @@ start_app_on_a()
 
 	ho_init "e2e-$1"
 	ho_net_up
+	[[ -n "${HO_ISCSI:-}" ]] && ho_iscsi_up
 	ho_faultfs_up
 	ho_node_start a b "$HO_W/faulty"
 	ho_node_start b a "$HO_W/store"
@@ -84,10 +87,14 @@ check_fenced()
 {
 	local out
 
-	out=$("$LIFEBOAT" journal inspect --json "$HO_W/a.journal" | python3 -c '
+	local j
+
+	j=$(ho_journal a)
+	out=$(nsenter --net="/run/netns/$(ho_netns c)" "$LIFEBOAT" journal inspect --json "${j%%\?*}" |
+		python3 -c '
 import json, sys
 h = json.load(sys.stdin)["header"]
-print(h["owner"], h["epoch"], h["first_seq"] - 1)') || ho_fail "cannot inspect a's journal"
+print(h["owner"], h["epoch"], h["first_seq"] - 1)') || ho_fail "cannot inspect a's journal '$j'"
 	set -- $out
 	[[ $1 == b && $2 -gt 1 ]] || ho_fail "a's journal is owned by '$1' at epoch $2, not taken over by b"
 	(($3 > 0)) || ho_fail "nothing was absorbed and replayed"
@@ -156,7 +163,7 @@ case_migrate()
 # and its TCP client; lifeboatd on a hands the app off by itself.
 case_cut()
 {
-	start_app_on_a "cut-$1" tcp
+	start_app_on_a "cut-$1${HO_ISCSI:+-iscsi}" tcp
 	ho_log "a's path fails ($1) under the app"
 	if [[ $1 == stall ]]; then
 		ho_faultctl stall >/dev/null || ho_fail "faultctl stall"
@@ -227,6 +234,7 @@ case_refuse()
 case ${1:-} in
 migrate) case_migrate ;;
 cut) case_cut "${2:-eio}" ;;
+cut-iscsi) HO_ISCSI=1 case_cut "${2:-eio}" ;;
 refuse) case_refuse "${2:-}" ;;
 tcp) case_tcp ;;
 *) echo "usage: $0 migrate|tcp|cut [eio|stall]|refuse wrong-key|peer-version|image-corrupt|image-truncate" >&2; exit 2 ;;

@@ -150,6 +150,69 @@ ho_faultfs_up()
 	ho_fail "faultfs did not mount '$HO_W/faulty'"
 }
 
+# ho_iscsi_up: a tgtd of our own in netns c with two portals (10.R.S.3:3260
+# and 10.R.S.4:3261, the journal's), LUN 1 for a's journal and LUN 2 for
+# b's; each node logs in as its own initiator (LIFEBOAT_ISCSI_INITIATOR for
+# lifeboatd, ?initiator= for its lifeboatfs). Sets HO_JOURNAL_a/_b.
+ho_iscsi_up()
+{
+	local c=$(ho_netns c) n
+
+	command -v tgtd >/dev/null && command -v tgtadm >/dev/null ||
+		ho_skip "tgtd/tgtadm not installed (Debian package tgt)"
+	for ((HO_TGT_CTL = 30000 + HO_TAG % 9000; HO_TGT_CTL < 40000; HO_TGT_CTL++)); do
+		[[ -e "/var/run/tgtd/socket.$HO_TGT_CTL" ]] || break
+	done
+	HO_IQN="iqn.2026-11.io.lifeboat.test:handoff-$HO_TAG"
+	ip -n "$c" addr add "$HO_NET.4/24" dev "lbhbr$HO_TAG"
+	truncate -s 64M "$HO_W/lun1.img" "$HO_W/lun2.img"
+	nsenter --net="/run/netns/$c" tgtd -f -C "$HO_TGT_CTL" --iscsi "portal=$(ho_ip c):3260" \
+		</dev/null >"$HO_W/log/tgtd.log" 2>&1 &
+	HO_TGTD_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		ho_tgtadm --op show --mode sys >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	ho_tgtadm --op new --mode portal --param "portal=$HO_NET.4:3261" &&
+		ho_tgtadm --op new --mode target --tid 1 -T "$HO_IQN" &&
+		ho_tgtadm --op new --mode logicalunit --tid 1 --lun 1 -b "$HO_W/lun1.img" &&
+		ho_tgtadm --op new --mode logicalunit --tid 1 --lun 2 -b "$HO_W/lun2.img" &&
+		ho_tgtadm --op bind --mode target --tid 1 -I ALL ||
+		ho_fail "cannot set up the iSCSI target (tgtadm -C $HO_TGT_CTL)"
+	for n in a b; do
+		eval "HO_INITIATOR_$n=iqn.2026-11.io.lifeboat.test:handoff-$n-$HO_TAG"
+	done
+	HO_JOURNAL_a="iscsi://$HO_NET.4:3261/$HO_IQN/1?initiator=$HO_INITIATOR_a&timeout=20"
+	HO_JOURNAL_b="iscsi://$HO_NET.4:3261/$HO_IQN/2?initiator=$HO_INITIATOR_b&timeout=20"
+}
+
+ho_tgtadm()
+{
+	tgtadm -C "$HO_TGT_CTL" --lld iscsi "$@"
+}
+
+ho_iscsi_down()
+{
+	[[ -n "${HO_TGTD_PID:-}" ]] || return 0
+	ho_tgtadm --op delete --mode target --tid 1 --force >/dev/null 2>&1
+	ho_tgtadm --op delete --mode system >/dev/null 2>&1
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$HO_TGTD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$HO_TGTD_PID" 2>/dev/null
+	wait "$HO_TGTD_PID" 2>/dev/null
+	rm -f "/var/run/tgtd/socket.$HO_TGT_CTL" "/var/run/tgtd/socket.$HO_TGT_CTL.lock"
+}
+
+# ho_journal NODE: the node's journal (file, or iSCSI after ho_iscsi_up).
+ho_journal()
+{
+	local v="HO_JOURNAL_$1"
+
+	echo "${!v:-$HO_W/$1.journal}"
+}
+
 ho_faultctl()
 {
 	"$FAULTCTL" "$HO_W/faultfs.ctl" "$@"
@@ -178,9 +241,17 @@ psk = ${HO_PSK_OVERRIDE:-$HO_PSK}
 [mount data]
 path = $HO_W/mnt
 store = $store
-journal = file://$HO_W/$n.journal
+journal = $(ho_journal_conf "$n")
 status = $HO_W/$n/status.json
 EOF
+}
+
+ho_journal_conf()
+{
+	local j
+
+	j=$(ho_journal "$1")
+	[[ $j == iscsi://* ]] && echo "$j" || echo "file://$j"
 }
 
 # ho_node_start NODE PEER STORE: the node's namespaces, lifeboatfs, lifeboatd.
@@ -192,8 +263,11 @@ ho_node_start()
 	# lifeboatfs's long kernel cache timeouts stay: they keep a dump on an
 	# absorbing node from asking the failed store; the receiving node drops
 	# its stale entries before a restore (handoff_drop_kernel_caches)
-	opts="allow_other,default_permissions,journal=$HO_W/$n.journal,status=$HO_W/$n/status.json"
+	opts="allow_other,default_permissions,journal=$(ho_journal "$n"),status=$HO_W/$n/status.json"
 	opts+=",flush_interval=0.5,hold=60"
+	local v="HO_INITIATOR_$n"
+
+	env ${!v:+LIFEBOAT_ISCSI_INITIATOR=${!v}} \
 	nsenter --net="/run/netns/$(ho_netns "$n")" -- unshare --mount --propagation slave -- \
 		bash -c '
 		n=$1 store=$2 mnt=$3 opts=$4 w=$5 LIFEBOATFS=$6 LIFEBOATD=$7
@@ -303,6 +377,7 @@ ho_cleanup()
 		wait "$p" 2>/dev/null
 	done
 	ho_kill_cgroups
+	ho_iscsi_down
 	if [[ -n "$HO_FAULTFS_PID" ]]; then
 		"$FAULTCTL" "$HO_W/faultfs.ctl" heal >/dev/null 2>&1
 		fusermount3 -u -z "$HO_W/faulty" 2>/dev/null
