@@ -160,7 +160,9 @@ ho_iscsi_up()
 
 	command -v tgtd >/dev/null && command -v tgtadm >/dev/null ||
 		ho_skip "tgtd/tgtadm not installed (Debian package tgt)"
-	for ((HO_TGT_CTL = 30000 + HO_TAG % 9000; HO_TGT_CTL < 40000; HO_TGT_CTL++)); do
+	# tgtd's control port names its unix socket; tgtd takes at most 32767,
+	# the iSCSI tests use 20000-26000
+	for ((HO_TGT_CTL = 26500 + HO_TAG % 6000; HO_TGT_CTL < 32768; HO_TGT_CTL++)); do
 		[[ -e "/var/run/tgtd/socket.$HO_TGT_CTL" ]] || break
 	done
 	HO_IQN="iqn.2026-11.io.lifeboat.test:handoff-$HO_TAG"
