@@ -139,8 +139,16 @@ client_stop()
 # The app stops where it runs now; every acknowledged record must be in the store.
 finish_on()
 {
+	local pid
+
 	check_no_errors
+	pid=$(ho_app_pid "$1" app)
 	ho_lb "$1" stop app >/dev/null || ho_fail "cannot stop the app on $1"
+	for ((i = 0; i < 50; i++)); do
+		pgrep -f "writer.py $HO_W/mnt/data" >/dev/null || break
+		sleep 0.1
+	done
+	! pgrep -af "writer.py $HO_W/mnt/data" >&2 || ho_fail "the app (init $pid) still runs after stop"
 	python3 "$HO_DIR/verify.py" "$HO_W/store/data" "$HO_W/ack" >&2 ||
 		ho_fail "acknowledged writes are missing from the store"
 	check_no_errors

@@ -43,6 +43,8 @@ def echo_conn(conn):
     try:
         for line in f:
             f.write(line)
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # the client went away: its side checks the connection
     except OSError as e:
         sys.stderr.write("ERROR echo: %s\n" % e)
         sys.stderr.flush()
