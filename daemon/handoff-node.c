@@ -243,11 +243,14 @@ int lifeboatd_migrate(struct lifeboatd *d, struct procset *ps, const struct conf
 	hc.image_dir = dir;
 	ops.userdata = &a;
 	node_request(d, ps, &req);
+	peer_ctx_clear_error(ctx);
 	r = handoff_send(ctx, peer->name, peer->host, peer->port, &hc, &req, &ops, &t);
 	if (r < 0) {
-		snprintf(err, err_size, "%s%s", strerror(-r),
-			 r == -ENOTRECOVERABLE ? ": outcome unknown, the app is left frozen here"
-					       : ": the app runs here again");
+		const char *why = peer_ctx_last_error(ctx);
+
+		snprintf(err, err_size, "%s%s%s%s", strerror(-r), why[0] ? " (" : "", why,
+			 r == -ENOTRECOVERABLE ? "): outcome unknown, the app is left frozen here"
+			 : why[0] ? "): the app runs here again" : ": the app runs here again");
 		return r;
 	}
 	/* the freeze, flush and dump times of the set itself are the precise ones */

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,18 @@
 #include "image.h"
 
 #define HASH_BUF (1u << 20)
+
+__thread char image_refusal[PEER_TEXT_MAX + 1];
+
+int image_refuse(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(image_refusal, sizeof(image_refusal), fmt, ap);
+	va_end(ap);
+	return log_error_errno(err, "%s", image_refusal);
+}
 
 int image_name_check(const char *name)
 {
@@ -256,18 +269,18 @@ static int manifest_check_entries(const struct image_manifest *m, const struct i
 		const struct image_entry *e = &m->files[i];
 
 		if (image_name_check(e->name) < 0)
-			return log_error_errno(-EBADMSG, "manifest of '%s' names a file '%s' that is not a plain file name (path traversal?)",
+			return image_refuse(-EBADMSG, "manifest of '%s' names a file '%s' that is not a plain file name (path traversal?)",
 					       m->name, e->name);
 		if (e->size > lim->max_file)
-			return log_error_errno(-EFBIG, "manifest of '%s': file '%s' has %llu bytes, limit %llu",
+			return image_refuse(-EFBIG, "manifest of '%s': file '%s' has %llu bytes, limit %llu",
 					       m->name, e->name, (unsigned long long)e->size,
 					       (unsigned long long)lim->max_file);
 		if (i > 0 && strcmp(m->files[i - 1].name, e->name) >= 0)
-			return log_error_errno(-EBADMSG, "manifest of '%s': file '%s' is out of order or twice",
+			return image_refuse(-EBADMSG, "manifest of '%s': file '%s' is out of order or twice",
 					       m->name, e->name);
 		total += e->size;
 		if (total > lim->max_total)
-			return log_error_errno(-EFBIG, "manifest of '%s': more than %llu bytes in all",
+			return image_refuse(-EFBIG, "manifest of '%s': more than %llu bytes in all",
 					       m->name, (unsigned long long)lim->max_total);
 	}
 	return 0;
@@ -279,13 +292,13 @@ static int manifest_check(struct image_manifest *m, const struct image_limits *l
 	int r;
 
 	if (image_name_check(m->name) < 0)
-		return log_error_errno(-EBADMSG, "manifest has a bad image name '%s'", m->name);
+		return image_refuse(-EBADMSG, "manifest has a bad image name '%s'", m->name);
 	r = manifest_check_entries(m, lim);
 	if (r < 0)
 		return r;
 	image_manifest_seal(m);
 	if (m->total != total)
-		return log_error_errno(-EBADMSG, "manifest of '%s' does not match its own total",
+		return image_refuse(-EBADMSG, "manifest of '%s' does not match its own total",
 				       m->name);
 	return 0;
 }
@@ -308,11 +321,11 @@ int image_manifest_decode(const uint8_t *p, size_t len, const struct image_limit
 	m->n_files = wire_get_u32(&r);
 	total = wire_get_u64(&r);
 	if (r.err) {
-		ret = log_error_errno(-EBADMSG, "malformed image manifest");
+		ret = image_refuse(-EBADMSG, "malformed image manifest");
 		goto out;
 	}
 	if (m->n_files > l.max_files) {
-		ret = log_error_errno(-E2BIG, "manifest of '%s' has %u files, limit %u", m->name,
+		ret = image_refuse(-E2BIG, "manifest of '%s' has %u files, limit %u", m->name,
 				      m->n_files, l.max_files);
 		goto out;
 	}
@@ -327,7 +340,7 @@ int image_manifest_decode(const uint8_t *p, size_t len, const struct image_limit
 		m->files[i].mode = wire_get_u32(&r) & 07777;
 	}
 	if (wire_get_done(&r) < 0) {
-		ret = log_error_errno(-EBADMSG, "malformed image manifest of '%s'", m->name);
+		ret = image_refuse(-EBADMSG, "malformed image manifest of '%s'", m->name);
 		goto out;
 	}
 	ret = manifest_check(m, &l, total);

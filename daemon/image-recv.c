@@ -104,14 +104,14 @@ static int take_data(struct recv_state *s, const uint8_t *p, size_t len)
 	off = wire_get_u64(&in);
 	data = wire_get_rest(&in, &n);
 	if (in.err || n == 0 || n > PEER_CHUNK_MAX)
-		return log_error_errno(-EBADMSG, "image '%s': malformed data message", s->m->name);
+		return image_refuse(-EBADMSG, "image '%s': malformed data message", s->m->name);
 	if (s->fd < 0 || index != s->cur || off != s->off)
-		return log_error_errno(-EBADMSG, "image '%s': data for file %u at %llu, expected file %u at %llu",
+		return image_refuse(-EBADMSG, "image '%s': data for file %u at %llu, expected file %u at %llu",
 				       s->m->name, index, (unsigned long long)off, s->cur,
 				       (unsigned long long)s->off);
 	e = &s->m->files[s->cur];
 	if (n > e->size - s->off)
-		return log_error_errno(-EBADMSG, "image '%s': file '%s' gets more than its %llu bytes",
+		return image_refuse(-EBADMSG, "image '%s': file '%s' gets more than its %llu bytes",
 				       s->m->name, e->name, (unsigned long long)e->size);
 	if (pwrite(s->fd, data, n, (off_t)off) != (ssize_t)n)
 		return log_error_errno(errno ? -errno : -EIO, "cannot write image file '%s'", e->name);
@@ -130,25 +130,25 @@ static int take_end(struct recv_state *s, const uint8_t *p, size_t len)
 	uint64_t hash;
 
 	if (s->cur != s->m->n_files)
-		return log_error_errno(-EBADMSG, "image '%s' ends after %u of %u files (truncated)",
+		return image_refuse(-EBADMSG, "image '%s' ends after %u of %u files (truncated)",
 				       s->m->name, s->cur, s->m->n_files);
 	wire_in_init(&in, p, len);
 	n = wire_get_u32(&in);
 	if (n != s->m->n_files)
-		return log_error_errno(-EBADMSG, "image '%s': end message for %u files, not %u",
+		return image_refuse(-EBADMSG, "image '%s': end message for %u files, not %u",
 				       s->m->name, n, s->m->n_files);
 	for (uint32_t i = 0; i < n; i++)
 		s->m->files[i].hash = wire_get_u64(&in);
 	hash = wire_get_u64(&in);
 	if (wire_get_done(&in) < 0)
-		return log_error_errno(-EBADMSG, "image '%s': malformed end message", s->m->name);
+		return image_refuse(-EBADMSG, "image '%s': malformed end message", s->m->name);
 	for (uint32_t i = 0; i < n; i++)
 		if (s->got[i] != s->m->files[i].hash)
-			return log_error_errno(-EBADMSG, "image '%s': file '%s' does not match its checksum",
+			return image_refuse(-EBADMSG, "image '%s': file '%s' does not match its checksum",
 					       s->m->name, s->m->files[i].name);
 	image_manifest_seal(s->m);
 	if (hash != s->m->hash)
-		return log_error_errno(-EBADMSG, "image '%s' does not match its checksum", s->m->name);
+		return image_refuse(-EBADMSG, "image '%s' does not match its checksum", s->m->name);
 	return 1;
 }
 
@@ -170,7 +170,7 @@ static int recv_loop(struct recv_state *s)
 		else if (type == PEER_MSG_IMAGE_END)
 			r = take_end(s, p, len);
 		else
-			r = log_error_errno(-EBADMSG, "image '%s': unexpected message type %u",
+			r = image_refuse(-EBADMSG, "image '%s': unexpected message type %u",
 					    s->m->name, type);
 	}
 	return r < 0 ? r : 0;
@@ -201,7 +201,7 @@ static int recv_manifest(struct peer_conn *conn, const struct image_limits *lim,
 		return r;
 	r = image_manifest_decode(p, len, lim, ret_m);
 	if (r < 0)
-		return peer_send_error(conn, r, "image manifest refused");
+		return peer_send_error(conn, r, "image manifest refused: %s", image_refusal);
 	return 0;
 }
 
@@ -223,7 +223,8 @@ static int recv_into(struct recv_state *s, int parent_fd, const char *dirname)
 	if (r < 0) {
 		recv_cleanup(s, parent_fd, dirname);
 		if (r != -ECONNRESET && r != -ETIMEDOUT)
-			(void)peer_send_error(s->conn, r, "image '%s' refused", s->m->name);
+			(void)peer_send_error(s->conn, r, "%s",
+					      image_refusal[0] ? image_refusal : "image refused");
 	}
 	close(s->dirfd);
 	return r;
@@ -237,6 +238,7 @@ int image_recv(struct peer_conn *conn, int parent_fd, const char *dirname,
 	uint64_t t0 = now_ns();
 	int r;
 
+	image_refusal[0] = '\0';
 	r = recv_manifest(conn, lim, &s.m);
 	if (r < 0)
 		return r;

@@ -51,6 +51,13 @@ struct image_stats {
 	uint64_t transfer_ns;	/* manifest to end */
 };
 
+/*
+ * Why the last image was refused on this thread (for the ERROR sent to the
+ * peer); image_refuse() logs the reason, keeps it there, returns err.
+ */
+extern __thread char image_refusal[PEER_TEXT_MAX + 1];
+int image_refuse(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* 0 if name is a plain image file name: [A-Za-z0-9._-]{1,255}, not "." or "..". */
 int image_name_check(const char *name);
 

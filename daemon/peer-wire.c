@@ -140,10 +140,12 @@ void wire_get_str(struct wire_in *r, char *buf, size_t max)
 	p = wire_take(r, n);
 	if (!p)
 		return;
-	if (memchr(p, '\0', n)) {
-		r->err = -EBADMSG;
-		return;
-	}
+	/* no NUL, and no control character: peer strings end up in logs */
+	for (uint16_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			r->err = -EBADMSG;
+			return;
+		}
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 }

@@ -49,6 +49,7 @@ struct peer_ctx {
 	bool certs;
 	int timeout_ms;
 	uint16_t wire_version;	/* test hook, 0: PEER_PROTO_VERSION */
+	char last_error[PEER_TEXT_MAX + 128];	/* what the last peer failure was */
 };
 
 struct peer_conn {
@@ -409,6 +410,16 @@ const char *peer_conn_name(const struct peer_conn *conn)
 	return conn->name[0] ? conn->name : conn->want[0] ? conn->want : conn->addr;
 }
 
+const char *peer_ctx_last_error(struct peer_ctx *ctx)
+{
+	return ctx->last_error;
+}
+
+void peer_ctx_clear_error(struct peer_ctx *ctx)
+{
+	ctx->last_error[0] = '\0';
+}
+
 void peer_ctx_set_wire_version(struct peer_ctx *ctx, uint16_t version)
 {
 	ctx->wire_version = version;
@@ -527,6 +538,8 @@ static int msg_take_error(struct peer_conn *conn, const uint8_t *p, size_t len)
 	if (wire_get_done(&r) < 0 || err == 0 || err > 4095)
 		return log_error_errno(-EBADMSG, "peer '%s' sent a malformed error message",
 				       peer_conn_name(conn));
+	snprintf(conn->ctx->last_error, sizeof(conn->ctx->last_error), "'%s' refused: %s",
+		 peer_conn_name(conn), text);
 	return log_error_errno(-(int)err, "peer '%s' (protocol version %u) refused: %s",
 			       peer_conn_name(conn), version, text);
 }
@@ -697,11 +710,15 @@ static int conn_handshake(struct peer_conn *conn)
 		if (SSL_get_error(conn->ssl, ret) == SSL_ERROR_SYSCALL && (err == EAGAIN || err == EWOULDBLOCK))
 			return log_error_errno(-ETIMEDOUT, "TLS handshake with '%s' timed out",
 					       peer_conn_name(conn));
+		tls_reason(reason, sizeof(reason));
+		snprintf(conn->ctx->last_error, sizeof(conn->ctx->last_error),
+			 "TLS handshake with '%s' failed (wrong key, unknown peer or bad certificate): %s",
+			 peer_conn_name(conn), reason);
 		return log_error_errno(-EKEYREJECTED,
 				       "TLS handshake with '%s' failed (identity '%s'; wrong key, unknown peer or bad certificate): %s",
 				       peer_conn_name(conn),
 				       conn->server ? conn->psk_identity : conn->ctx->node_name,
-				       tls_reason(reason, sizeof(reason)));
+				       reason);
 	}
 	if (!conn->server) {
 		r = hello_send(conn);

@@ -104,6 +104,14 @@ int peer_send_error(struct peer_conn *conn, int err, const char *fmt, ...)
  */
 int peer_check_refusal(struct peer_conn *conn);
 
+/*
+ * The last refusal a peer sent (its ERROR text) or the last failed TLS
+ * handshake, for the one-line answer to a user ("" if none since the last
+ * clear). Not thread-safe: lifeboatd has one thread.
+ */
+const char *peer_ctx_last_error(struct peer_ctx *ctx);
+void peer_ctx_clear_error(struct peer_ctx *ctx);
+
 /* Test hook: the version written into the headers of every connection (0: ours). */
 void peer_ctx_set_wire_version(struct peer_ctx *ctx, uint16_t version);
 
@@ -138,7 +146,8 @@ void wire_in_init(struct wire_in *r, const uint8_t *p, size_t len);
 uint16_t wire_get_u16(struct wire_in *r);
 uint32_t wire_get_u32(struct wire_in *r);
 uint64_t wire_get_u64(struct wire_in *r);
-/* A string of at most max bytes into buf (max + 1 bytes), no NUL inside. */
+/* A string of at most max bytes into buf (max + 1 bytes); a NUL or another
+ * control character inside is -EBADMSG (peer strings are logged). */
 void wire_get_str(struct wire_in *r, char *buf, size_t max);
 /* The rest of the payload. */
 const uint8_t *wire_get_rest(struct wire_in *r, size_t *ret_len);
