@@ -277,9 +277,10 @@ int handoff_node_listen(struct lifeboatd *d, int *ret_fd)
 
 int handoff_node_accept(struct lifeboatd *d, int listen_fd)
 {
+	const char *own[CONFIG_MOUNTS_MAX];
 	struct node_app a = { .d = d };
 	struct handoff_app_ops ops = node_ops;
-	struct handoff_config hc = { .node_name = d->cfg.node_name };
+	struct handoff_config hc = { .node_name = d->cfg.node_name, .own_journals = own };
 	struct peer_conn *conn;
 	struct peer_ctx *ctx;
 	char dir[PATH_MAX];
@@ -295,6 +296,9 @@ int handoff_node_accept(struct lifeboatd *d, int listen_fd)
 		return r;
 	hc.image_dir = dir;
 	ops.userdata = &a;
+	for (unsigned i = 0; i < d->cfg.n_mounts; i++)
+		if (d->cfg.mounts[i].journal[0])
+			own[hc.n_own_journals++] = journal_name_of(d->cfg.mounts[i].journal);
 	r = handoff_serve(conn, &hc, &ops, &pid);
 	peer_conn_free(conn);
 	return r;

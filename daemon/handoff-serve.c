@@ -65,6 +65,15 @@ static int recv_request(struct serve_state *s)
 	r = handoff_request_decode(p, len, &s->req);
 	if (r < 0)
 		return peer_send_error(s->conn, r, "handoff request refused");
+	for (uint32_t i = 0; i < s->req.n_mounts; i++)
+		for (size_t k = 0; k < s->cfg->n_own_journals; k++)
+			if (strcmp(s->req.mounts[i].journal, s->cfg->own_journals[k]) == 0)
+				return peer_send_error(s->conn,
+						       log_error_errno(-EINVAL, "peer '%s' names our own journal '%s'",
+								       peer_conn_name(s->conn),
+								       s->req.mounts[i].journal),
+						       "'%s' is a journal of this node's own mounts",
+						       s->req.mounts[i].journal);
 	for (uint32_t i = 0; i < s->req.n_mounts && !s->cfg->any_mount; i++) {
 		r = handoff_check_mount(s->req.mounts[i].path);
 		if (r < 0)

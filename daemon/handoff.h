@@ -83,6 +83,9 @@ struct handoff_config {
 	int result_timeout_ms;		/* per read on a handoff connection (a dump,
 					 * a replay and restore); 0: 120 s */
 	bool any_mount;			/* tests only: mounts need not be lifeboatfs */
+	/* B: journals of our own mounts, which a peer may never name */
+	const char *const *own_journals;
+	size_t n_own_journals;
 };
 
 /*

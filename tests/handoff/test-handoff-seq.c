@@ -34,6 +34,7 @@ struct tcase {
 	bool fail_dump;
 	bool fail_restore;
 	bool b_checks_mounts;		/* B requires a lifeboatfs mount (there is none) */
+	bool b_owns_journal;		/* A names a journal of B's own mounts */
 	int want_a;
 	bool want_killed_on_a;		/* else: running on A */
 	bool want_restored_on_b;
@@ -178,13 +179,19 @@ static int node_b(int lfd, const struct tcase *tc, struct fake *f)
 {
 	struct handoff_app_ops ops = fake_ops_template;
 	struct handoff_config cfg = { .node_name = "nodeB", .any_mount = !tc->b_checks_mounts };
-	char images[300];
+	char images[300], jpath[300];
+	const char *own[1] = { jpath };
 	struct peer_ctx *ctx;
 	struct peer_conn *conn;
 	int r;
 
 	snprintf(images, sizeof(images), "%s/images-b", work);
+	snprintf(jpath, sizeof(jpath), "%s/a.journal", work);
 	cfg.image_dir = images;
+	if (tc->b_owns_journal) {
+		cfg.own_journals = own;
+		cfg.n_own_journals = 1;
+	}
 	ops.userdata = f;
 	if (make_ctx("nodeB", "nodeA", KEY, &ctx) < 0)
 		return 100;
@@ -280,11 +287,12 @@ static void run_case(const struct tcase *tc)
 }
 
 static const struct tcase cases[] = {
-	{ "handed-off", KEY, false, false, false, 0, true, true, true },
-	{ "restore-fails", KEY, false, true, false, -EIO, false, false, true },
-	{ "dump-fails", KEY, true, false, false, -EIO, false, false, false },
-	{ "no-mount-on-b", KEY, false, false, true, -ENOENT, false, false, false },
-	{ "unauthenticated", KEY_BAD, false, false, false, -EKEYREJECTED, false, false, false },
+	{ "handed-off", KEY, false, false, false, false, 0, true, true, true },
+	{ "restore-fails", KEY, false, true, false, false, -EIO, false, false, true },
+	{ "dump-fails", KEY, true, false, false, false, -EIO, false, false, false },
+	{ "no-mount-on-b", KEY, false, false, true, false, -ENOENT, false, false, false },
+	{ "unauthenticated", KEY_BAD, false, false, false, false, -EKEYREJECTED, false, false, false },
+	{ "own-journal", KEY, false, false, false, true, -EINVAL, false, false, false },
 };
 
 /* B opens A's iSCSI journal as itself: A's initiator and key are dropped. */
