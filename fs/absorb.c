@@ -315,8 +315,8 @@ static void keep_journal_copy(struct lb_fs *fs)
 	int in, out;
 	ssize_t c;
 
-	if (!getenv("LIFEBOAT_DEBUG_KEEP_JOURNAL"))
-		return;
+	if (!getenv("LIFEBOAT_DEBUG_KEEP_JOURNAL") || journal_name_is_iscsi(fs->opt.journal))
+		return;	/* a LUN is inspected with `lifeboat journal inspect` */
 	snprintf(path, sizeof(path), "%s.replayed.%u", fs->opt.journal, n++);
 	in = open(fs->opt.journal, O_RDONLY | O_CLOEXEC);
 	out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -418,6 +418,14 @@ static char *default_name(const char *mountpoint)
 	return name;
 }
 
+/* The journal for messages: an iSCSI URL never with its CHAP secret. */
+static const char *journal_label(struct lb_fs *fs)
+{
+	if (fs->journal)
+		return journal_name(fs->journal);
+	return journal_name_is_iscsi(fs->opt.journal) ? "(iSCSI journal)" : fs->opt.journal;
+}
+
 /* A journal left behind by a previous mount is replayed before we serve. */
 static int replay_left_behind(struct lb_fs *fs)
 {
@@ -427,20 +435,20 @@ static int replay_left_behind(struct lb_fs *fs)
 
 	journal_get_info(fs->journal, &info);
 	log_notice("journal '%s' holds %llu records left behind: replaying them first",
-		   fs->opt.journal, (unsigned long long)info.open_scan.records);
+		   journal_label(fs), (unsigned long long)info.open_scan.records);
 	r = replay_journal(fs, &stats);
 	if (r == -EBADMSG)
 		return log_error_errno(r, "journal '%s' is corrupt at record %llu (offset %llu): "
 				       "its valid records were replayed; inspect it with "
-				       "'lifeboat journal inspect'", fs->opt.journal,
+				       "'lifeboat journal inspect'", journal_label(fs),
 				       (unsigned long long)info.open_scan.bad_seq,
 				       (unsigned long long)info.open_scan.bad_offset);
 	if (r < 0)
 		return log_error_errno(r, "cannot replay journal '%s' into '%s' (record %llu)",
-				       fs->opt.journal, fs->opt.store,
+				       journal_label(fs), fs->opt.store,
 				       (unsigned long long)stats.failed_seq);
 	log_notice("replayed %llu records from journal '%s'",
-		   (unsigned long long)(stats.applied + stats.done), fs->opt.journal);
+		   (unsigned long long)(stats.applied + stats.done), journal_label(fs));
 	return 0;
 }
 
@@ -464,7 +472,7 @@ static int journal_setup(struct lb_fs *fs)
 	jo.owner = host;
 	r = journal_open(fs->opt.journal, &jo, &fs->journal);
 	if (r < 0)
-		return log_error_errno(r, "cannot open journal '%s'", fs->opt.journal);
+		return log_error_errno(r, "cannot open journal '%s'", journal_label(fs));
 	if (journal_get_state(fs->journal) == JOURNAL_STATE_PENDING ||
 	    journal_get_state(fs->journal) == JOURNAL_STATE_CORRUPT)
 		return replay_left_behind(fs);
@@ -534,7 +542,7 @@ void absorb_shutdown(struct lb_fs *fs)
 	}
 	if (fs->state != LB_HEALTHY)
 		log_warning("unmounting while %s: journal '%s' is replayed at the next mount",
-			    lb_state_name(fs->state), fs->opt.journal);
+			    lb_state_name(fs->state), journal_label(fs));
 	status_stop(fs);
 	journal_close(fs->journal);
 	fs->journal = NULL;
