@@ -5,7 +5,8 @@
 #   1. Debian's ocf-tester (resource-agents) passes: meta-data against the
 #      OCF DTD, validate-all, probes, start/stop/monitor twice over;
 #   2. with mount=, start refuses a data dir that is not a lifeboatfs mount
-#      and starts nothing; monitor fails once the mount is gone;
+#      and starts nothing; monitor fails once the mount is gone; with
+#      journal=, start takes the journal over first (its epoch grows);
 #   3. validate-all refuses a bad name, migrate_to without a target, and a
 #      migrate_to to a peer lifeboatd does not know fails by name.
 set -euo pipefail
@@ -98,6 +99,16 @@ CONF
 	lb_mount "$LB_WORK/store" "$mnt" "allow_other,journal=$LB_WORK/j,status=$LB_WORK/s.status"
 	lb_assert_eq 0 "$(agent start OCF_RESKEY_mount="$mnt")" "start on a lifeboatfs data dir"
 	lb_assert_eq 0 "$(agent monitor OCF_RESKEY_mount="$mnt")" "monitor with the mount"
+	lb_assert_eq 0 "$(agent stop)" "stop before a start after node loss"
+
+	lb_log "2b. journal=: the start takes the journal over first (a start after node loss)"
+	local epoch
+	epoch=$("$LIFEBOAT" journal owner "$LB_WORK/j" | sed -n 's/.* epoch \([0-9]*\),.*/\1/p')
+	[[ -n "$epoch" ]] || lb_fail "cannot read the journal's epoch"
+	lb_assert_eq 0 "$(agent start OCF_RESKEY_mount="$mnt" OCF_RESKEY_journal="$LB_WORK/j")" "start with journal="
+	lb_assert_eq "$((epoch + 1))" "$("$LIFEBOAT" journal owner "$LB_WORK/j" | sed -n 's/.* epoch \([0-9]*\),.*/\1/p')" \
+		"journal epoch after the start took it over"
+	grep -q "taking journal '$LB_WORK/j' over" "$LB_WORK/agent.log" || lb_fail "the takeover is not logged"
 	lb_umount "$mnt"
 	lb_assert_eq 1 "$(agent monitor OCF_RESKEY_mount="$mnt")" "monitor once the mount is gone"
 	lb_assert_eq 0 "$(agent stop OCF_RESKEY_mount="$mnt")" "stop without the mount"
