@@ -248,9 +248,10 @@ int lifeboatd_migrate(struct lifeboatd *d, struct procset *ps, const struct conf
 	if (r < 0) {
 		const char *why = peer_ctx_last_error(ctx);
 
-		snprintf(err, err_size, "%s%s%s%s", strerror(-r), why[0] ? " (" : "", why,
-			 r == -ENOTRECOVERABLE ? "): outcome unknown, the app is left frozen here"
-			 : why[0] ? "): the app runs here again" : ": the app runs here again");
+		snprintf(err, err_size, "%s%s%s%s: %s", strerror(-r), why[0] ? " (" : "", why,
+			 why[0] ? ")" : "",
+			 r == -ENOTRECOVERABLE ? "outcome unknown, the app does not resume here (image kept)"
+					       : "the app runs here again");
 		return r;
 	}
 	/* the freeze, flush and dump times of the set itself are the precise ones */

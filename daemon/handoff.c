@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ static int await_result(struct peer_conn *conn, const struct handoff_request *re
 		r = result_decode(p, len, &res, t);
 	if (r < 0)
 		return log_error_errno(-ENOTRECOVERABLE,
-				       "no result from '%s' after commit (%s): app '%s' stays frozen here, it may run there",
+				       "no result from '%s' after commit (%s): app '%s' does not resume here, it may run there",
 				       peer_conn_name(conn), strerror(-r), req->app);
 	if (res.err == 0 && res.stage == PEER_STAGE_RESTORED) {
 		r = ops->kill(ops->userdata, req->app);
@@ -146,7 +147,7 @@ static int await_result(struct peer_conn *conn, const struct handoff_request *re
 
 static int exchange(struct peer_conn *conn, const struct handoff_config *cfg,
 		    const struct handoff_request *req, const struct handoff_app_ops *ops,
-		    const char *dir, struct handoff_times *t, bool *committed)
+		    const char *dir, struct handoff_times *t)
 {
 	const uint8_t *p;
 	size_t len;
@@ -164,11 +165,11 @@ static int exchange(struct peer_conn *conn, const struct handoff_config *cfg,
 	r = peer_recv_type(conn, PEER_MSG_HANDOFF_READY, &p, &len);
 	if (r < 0)
 		return r;
+	/* from here only B's RESULT may thaw: a COMMIT that may have left
+	 * counts as sent, B may go on with it */
 	r = peer_send(conn, PEER_MSG_HANDOFF_COMMIT, NULL, 0);
-	/* a COMMIT that may have left counts as sent: B may go on with it */
-	*committed = true;
 	if (r < 0)
-		return log_error_errno(-ENOTRECOVERABLE, "commit to '%s' may be lost: app '%s' stays frozen",
+		return log_error_errno(-ENOTRECOVERABLE, "commit to '%s' may be lost: app '%s' does not resume here",
 				       peer_conn_name(conn), req->app);
 	return await_result(conn, req, ops, t);
 }
@@ -180,7 +181,6 @@ int handoff_send(struct peer_ctx *ctx, const char *peer_name, const char *addr, 
 	struct handoff_times t = { 0 };
 	struct peer_conn *conn;
 	uint64_t t0 = handoff_now_ns();
-	bool committed = false;	/* from here only B's RESULT may thaw */
 	char dir[PATH_MAX];
 	int r;
 
@@ -192,18 +192,27 @@ int handoff_send(struct peer_ctx *ctx, const char *peer_name, const char *addr, 
 	t.connect = handoff_now_ns() - t0;
 	/* B waits for our dump, we for its replay and restore */
 	peer_conn_set_timeout(conn, cfg->result_timeout_ms > 0 ? cfg->result_timeout_ms : 120000);
-	r = exchange(conn, cfg, req, ops, dir, &t, &committed);
-	if (r < 0 && r != -ENOTRECOVERABLE) {
+	r = exchange(conn, cfg, req, ops, dir, &t);
+	bool keep = r == -ENOTRECOVERABLE;	/* committed, no answer: B may run it */
+
+	if (keep)
+		log_error("image of '%s' kept in '%s': if '%s' does not run the app, restore it here from there",
+			  req->app, dir, peer_name);
+
+	if (r < 0 && !keep) {
 		int q = ops->thaw(ops->userdata, req->app, dir);
 
 		if (q < 0)
-			log_error_errno(q, "cannot thaw app '%s' after the failed handoff", req->app);
+			log_error_errno(q, "cannot resume app '%s' after the failed handoff; its image stays in '%s'",
+					req->app, dir);
 		else
 			log_notice("handoff of '%s' to '%s' failed, the app runs here again", req->app,
 				   peer_name);
+		keep = q < 0;
 	}
 	peer_conn_free(conn);
-	(void)image_remove(AT_FDCWD, dir);
+	if (!keep)
+		(void)image_remove(AT_FDCWD, dir);
 	t.total = handoff_now_ns() - t0;
 	if (times)
 		*times = t;
