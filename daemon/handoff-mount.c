@@ -229,6 +229,10 @@ static int journal_replay_into(struct journal *j, const char *mount_path)
 	r = journal_reset(j);
 	if (r < 0)
 		return log_error_errno(r, "cannot reset journal '%s' after replay", journal_name(j));
+	/* its node's lifeboatfs may take it back now (fs/reclaim.c) */
+	r = journal_release(j);
+	if (r < 0)
+		log_warning_errno(r, "cannot give journal '%s' back to its node", journal_name(j));
 	log_info("replayed %llu records of '%s' into '%s'",
 		 (unsigned long long)(stats.applied + stats.done), journal_name(j), mount_path);
 	return 0;

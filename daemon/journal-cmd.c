@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * journal-cmd.c - `lifeboat journal inspect|verify|replay|owner|fence`: look
+ * journal-cmd.c - `lifeboat journal inspect|verify|replay|owner|fence|release`: look
  * into a journal (a file or an iSCSI LUN), check it record by record, replay
  * it into a store, show and take over its ownership (epoch, reservation).
  */
@@ -29,6 +29,8 @@ void journal_cmd_help(void)
 	       "  journal fence [--owner NAME] JOURNAL\n"
 	       "                                    take the journal over: preempt the owner's\n"
 	       "                                    reservation, bump the epoch\n"
+	       "  journal release JOURNAL           after a fence and a replay: drop the replayed\n"
+	       "                                    records and give the journal back to its node\n"
 	       "  JOURNAL is a file or iscsi://host[:port]/iqn/lun[?initiator=IQN&key=HEX]\n");
 }
 
@@ -395,6 +397,37 @@ static int do_fence(const char *path, const char *owner)
 	return EXIT_OK;
 }
 
+/*
+ * The last step of a takeover by hand (fence, replay, release): the node
+ * the journal belongs to takes it back once it sees it released and empty.
+ */
+static int do_release(const char *path)
+{
+	struct journal_info info;
+	struct journal *j;
+	int r;
+
+	if (open_journal(path, false, &j) < 0)
+		return EXIT_FAILED;
+	journal_get_info(j, &info);
+	if (info.open_scan.records && info.open_scan.last_seq > info.applied_seq) {
+		journal_close(j);
+		log_error("journal '%s' holds records up to %" PRIu64 " but only %" PRIu64
+			  " were replayed: replay it first ('lifeboat journal replay')", path,
+			  info.open_scan.last_seq, info.applied_seq);
+		return EXIT_FAILED;
+	}
+	r = journal_reset(j);
+	if (r == 0)
+		r = journal_release(j);
+	journal_get_info(j, &info);
+	journal_close(j);
+	if (r < 0)
+		return log_error_errno(r, "cannot release journal '%s'", path), EXIT_FAILED;
+	printf("released '%s' at epoch %" PRIu64 ": owner '%s'\n", path, info.epoch, info.owner);
+	return EXIT_OK;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static int usage_error(const char *what)
@@ -444,5 +477,7 @@ int journal_cmd(int argc, char **argv)
 		return do_owner(argv[0]);
 	if (strcmp(sub, "fence") == 0 && argc == 1 && !json && !dry_run)
 		return do_fence(argv[0], owner);
+	if (strcmp(sub, "release") == 0 && argc == 1 && !json && !dry_run && !owner)
+		return do_release(argv[0]);
 	return usage_error("bad arguments to 'journal'");
 }

@@ -355,6 +355,12 @@ static void absorb_recover(struct lb_fs *fs)
 	pthread_mutex_unlock(&fs->state_mutex);
 
 	r = replay_journal(fs, &stats);
+	if (r == -ESTALE && journal_get_state(fs->journal) == JOURNAL_STATE_FENCED) {
+		reclaim_after_takeover(fs);
+		set_state(fs, LB_HEALTHY);
+		mode_wrunlock(fs);
+		return;
+	}
 	if (r < 0) {
 		if (!is_path_failure(fs, r))
 			log_error_errno(r, "cannot replay the journal (record %llu): still absorbing",
@@ -390,9 +396,18 @@ static void *prober_main(void *arg)
 	useconds_t pause = (useconds_t)(fs->opt.probe_interval * 1e6);
 
 	for (;;) {
+		struct timespec until;
+
 		pthread_mutex_lock(&fs->state_mutex);
-		while (fs->state == LB_HEALTHY && !fs->stopping)
-			pthread_cond_wait(&fs->state_cond, &fs->state_mutex);
+		while (fs->state == LB_HEALTHY && !fs->stopping) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			if (pthread_cond_timedwait(&fs->state_cond, &fs->state_mutex, &until) != ETIMEDOUT)
+				continue;
+			pthread_mutex_unlock(&fs->state_mutex);
+			reclaim_check(fs);	/* a peer may have taken the journal over */
+			pthread_mutex_lock(&fs->state_mutex);
+		}
 		if (fs->stopping) {
 			pthread_mutex_unlock(&fs->state_mutex);
 			return NULL;

@@ -167,6 +167,10 @@ ssize_t ov_read(struct lb_fs *fs, struct lb_inode *inode, int fd, void *buf, siz
 		off_t off);
 bool ov_getattr(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st);
 
+/* reclaim.c: a journal another node took over */
+void reclaim_after_takeover(struct lb_fs *fs);
+void reclaim_check(struct lb_fs *fs);
+
 /* status.c */
 void status_update(struct lb_fs *fs);
 int status_start(struct lb_fs *fs);

@@ -229,6 +229,15 @@ int journal_replay(struct journal *j, int store_fd, unsigned flags,
 	struct replay_scan rs;
 	int ret, ret_scan;
 
+	/*
+	 * A writable journal another node took over is that node's to replay:
+	 * applying it here again could write old records over newer data.
+	 */
+	if (journal_get_state(j) != JOURNAL_STATE_READONLY) {
+		ret = journal_check_owner(j);
+		if (ret < 0)
+			return ret;
+	}
 	ret = journal_replay_new(store_fd, flags, &rs.r);
 	if (ret < 0)
 		return ret;

@@ -553,6 +553,49 @@ int journal_reset(struct journal *j)
 	return r;
 }
 
+int journal_check_owner(struct journal *j)
+{
+	int r;
+
+	pthread_mutex_lock(&j->lock);
+	r = j->state == JOURNAL_STATE_FENCED ? -ESTALE : header_check_epoch(j->dev, j->hdr.epoch);
+	if (r == -ESTALE)
+		j->state = JOURNAL_STATE_FENCED;
+	pthread_mutex_unlock(&j->lock);
+	return r;
+}
+
+bool journal_owner_released(const char *owner)
+{
+	return strncmp(owner, JOURNAL_RELEASED_BY, strlen(JOURNAL_RELEASED_BY)) == 0;
+}
+
+int journal_release(struct journal *j)
+{
+	struct journal_header h;
+	int r;
+
+	pthread_mutex_lock(&j->lock);
+	h = j->hdr;
+	if (!journal_owner_released(h.owner)) {
+		size_t prefix = strlen(JOURNAL_RELEASED_BY);
+		size_t n = strnlen(j->hdr.owner, sizeof(h.owner) - 1 - prefix);
+
+		memset(h.owner, 0, sizeof(h.owner));
+		memcpy(h.owner, JOURNAL_RELEASED_BY, prefix);
+		memcpy(h.owner + prefix, j->hdr.owner, n);
+	}
+	r = j->read_only ? -EROFS : header_check_epoch(j->dev, h.epoch);
+	if (r >= 0)
+		r = header_write(j->dev, &h);
+	if (r >= 0)
+		j->hdr = h;
+	else if (r == -ESTALE)
+		j->state = JOURNAL_STATE_FENCED;
+	pthread_mutex_unlock(&j->lock);
+	return r;
+}
+
 int journal_set_applied(struct journal *j, uint64_t seq)
 {
 	struct journal_header h;

@@ -430,6 +430,23 @@ int journal_continue(struct journal *j);
 int journal_reset(struct journal *j);
 
 /*
+ * 0 while the header on the device still names our epoch; -ESTALE, and the
+ * state FENCED, once another node took the journal over. One header read.
+ */
+int journal_check_owner(struct journal *j);
+
+/*
+ * A node that took a journal over, replayed and reset it, gives it back:
+ * the owner in the header becomes JOURNAL_RELEASED_BY followed by its own
+ * name, which tells the node the journal belongs to that it may take it
+ * over again (lifeboatfs does, when it finds its journal fenced, released
+ * and empty). -ESTALE when fenced, -EROFS read-only.
+ */
+#define JOURNAL_RELEASED_BY "released-by:"
+int journal_release(struct journal *j);
+bool journal_owner_released(const char *owner);
+
+/*
  * Calls fn on every valid record in order, stopping at the end described in
  * struct journal_scan_result (the record passed to fn lives only during the
  * call). Never calls fn on or after a bad record. fn returns 0 to go on,
@@ -488,8 +505,9 @@ void journal_replay_get_stats(struct journal_replay *r, struct journal_replay_st
  * records up to header.applied_seq are skipped (unless JOURNAL_REPLAY_ALL)
  * and applied_seq is advanced once the store is synced. result as for
  * journal_scan(); stats may be NULL. Returns 0 (clean or torn end),
- * -EBADMSG (corrupt: the valid prefix was applied and synced), or the first
- * apply/sync/device error (records before it applied, none after).
+ * -EBADMSG (corrupt: the valid prefix was applied and synced), -ESTALE
+ * (a writable journal another node took over: nothing applied), or the
+ * first apply/sync/device error (records before it applied, none after).
  */
 int journal_replay(struct journal *j, int store_fd, unsigned flags,
 		   struct journal_replay_stats *stats, struct journal_scan_result *result);

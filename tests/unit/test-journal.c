@@ -306,6 +306,50 @@ static void test_stale_epoch_refused(void **state)
 	journal_close(b);
 }
 
+/*
+ * The handoff's hand-back: a fenced owner finds out without appending, may
+ * not replay, and sees the journal released and empty once the new owner
+ * replayed, reset and released it; then it may take it over again.
+ */
+static void test_takeover_release_take_back(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_options ro = { .flags = JOURNAL_OPEN_READONLY };
+	struct journal_options back = { .owner = "node-a", .flags = JOURNAL_OPEN_TAKEOVER };
+	struct journal *a = open_journal(f->path, 1, 0, 0), *b, *peek, *a2;
+	struct journal_info info;
+
+	assert_int_equal(append_write(a, "f", 0, "from a"), 0);
+	assert_int_equal(journal_check_owner(a), 0);
+	b = open_journal(f->path, 2, 0, 0);
+	assert_int_equal(journal_check_owner(a), -ESTALE);
+	assert_int_equal(journal_get_state(a), JOURNAL_STATE_FENCED);
+	/* a's records are b's to replay now: a replays nothing */
+	assert_int_equal(journal_replay(a, -1, 0, NULL, NULL), -ESTALE);
+	/* not released yet: b still owns it, and its records are there */
+	assert_int_equal(journal_open(f->path, &ro, &peek), 0);
+	journal_get_info(peek, &info);
+	assert_string_equal(info.owner, "node-a");	/* open_journal() names every owner node-a */
+	assert_int_equal(info.open_scan.records, 1);
+	journal_close(peek);
+	assert_int_equal(journal_reset(b), 0);
+	assert_int_equal(journal_release(b), 0);
+	assert_int_equal(journal_open(f->path, &ro, &peek), 0);
+	journal_get_info(peek, &info);
+	assert_string_equal(info.owner, JOURNAL_RELEASED_BY "node-a");
+	assert_int_equal(info.open_scan.records, 0);
+	journal_close(peek);
+	/* a takes it back: epoch 3, b fenced in turn */
+	assert_int_equal(journal_open(f->path, &back, &a2), 0);
+	journal_get_info(a2, &info);
+	assert_int_equal(info.epoch, 3);
+	assert_int_equal(journal_check_owner(b), -ESTALE);
+	assert_int_equal(append_write(a2, "f", 0, "a again"), 0);
+	journal_close(a);
+	journal_close(b);
+	journal_close(a2);
+}
+
 #define THREADS 8
 #define PER_THREAD 150
 
@@ -380,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_release_take_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_threads, setup, teardown),
 	};
 
