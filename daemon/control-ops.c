@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_PREFIX ""
@@ -147,13 +148,18 @@ static struct json_object *check_run_args(struct json_object *req, const char **
 	return NULL;
 }
 
+/* A paused command stops itself right after lifeboat-init's fork. */
+#define PAUSED_TIMEOUT_MS 5000
+
 static struct json_object *op_run(struct lifeboatd *d, struct json_object *req)
 {
 	const char *name = arg_str(req, "name"), *cwd = arg_str(req, "cwd"), *ip = arg_str(req, "service_ip");
 	static const char *const no_env[] = { NULL };
 	const char **argv, **env;
 	struct json_object *resp;
+	bool paused = arg_bool(req, "paused");
 	struct procset *ps, *old;
+	pid_t cmd_pid = 0;
 	size_t n;
 	int r;
 
@@ -167,7 +173,7 @@ static struct json_object *op_run(struct lifeboatd *d, struct json_object *req)
 	r = procset_start(&d->env,
 			  &(struct procset_spec){ .name = name, .argv = (char *const *)argv,
 						  .envp = env ? (char *const *)env : (char *const *)no_env,
-						  .cwd = cwd, .service_ip = ip },
+						  .cwd = cwd, .service_ip = ip, .paused = paused },
 			  &ps);
 	if (r < 0) {
 		resp = resp_err(r, "cannot start process set '%s': %s (see lifeboatd's log)", name, strerror(-r));
@@ -180,9 +186,17 @@ static struct json_object *op_run(struct lifeboatd *d, struct json_object *req)
 		resp = resp_err(r, "cannot keep process set '%s': at most %d", name, PROCSET_MAX);
 		goto out;
 	}
+	if (paused && (r = procset_wait_paused(ps, PAUSED_TIMEOUT_MS, &cmd_pid)) < 0) {
+		(void)procset_stop(ps, 1);
+		resp = resp_err(r, "process set '%s' was started paused, but its command did not stop before its exec: %s",
+				name, strerror(-r));
+		goto out;
+	}
 	resp = resp_ok();
 	json_object_object_add(resp, "name", json_object_new_string(name));
 	json_object_object_add(resp, "pid", json_object_new_int(ps->pid));
+	if (paused)
+		json_object_object_add(resp, "cmd_pid", json_object_new_int(cmd_pid));
 	json_object_object_add(resp, "stdout", json_object_new_string(ps->stdout_path));
 	json_object_object_add(resp, "stderr", json_object_new_string(ps->stderr_path));
 out:
@@ -291,6 +305,7 @@ static struct json_object *op_checkpoint(struct lifeboatd *d, struct json_object
 static struct json_object *op_restore(struct lifeboatd *d, struct json_object *req)
 {
 	const char *name = arg_str(req, "name"), *dir = arg_str(req, "dir");
+	bool standby = arg_bool(req, "standby");
 	struct procset_times t = { 0 };
 	struct procset *ps = NULL, *made = NULL;
 	struct json_object *resp;
@@ -323,10 +338,43 @@ static struct json_object *op_restore(struct lifeboatd *d, struct json_object *r
 		(void)procset_add(&d->sets, made);
 		ps = made;
 	}
+	if (standby && (r = procset_hold_standby(ps)) < 0) {
+		(void)procset_stop(ps, 1);
+		return resp_err(r, "restored '%s' could not be held as a standby: %s; stopped it", ps->name,
+				strerror(-r));
+	}
 	resp = resp_ok();
 	json_object_object_add(resp, "name", json_object_new_string(ps->name));
 	json_object_object_add(resp, "pid", json_object_new_int(ps->pid));
 	add_times(resp, &t);
+	return resp;
+}
+
+/* A warm standby (restored with "standby": true) goes on: SIGCONT to its processes. */
+static struct json_object *op_activate(struct lifeboatd *d, struct json_object *req)
+{
+	struct json_object *resp;
+	struct procset *ps = find_arg(d, req, &resp);
+	struct timespec t0, t1;
+	int r;
+
+	if (!ps)
+		return resp;
+	if (ps->state != PROCSET_RUNNING || !ps->standby)
+		return resp_err(EBUSY, "process set '%s' is %s, not a held standby", ps->name,
+				ps->state == PROCSET_RUNNING ? "running" : procset_state_name(ps->state));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = procset_activate(ps);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r < 0)
+		return resp_err(r, "cannot activate '%s': %s", ps->name, strerror(-r));
+	procset_state_save(&d->env, &d->sets);
+	resp = resp_ok();
+	json_object_object_add(resp, "name", json_object_new_string(ps->name));
+	json_object_object_add(resp, "pid", json_object_new_int(ps->pid));
+	json_object_object_add(resp, "activate_us",
+			       json_object_new_int64(((int64_t)t1.tv_sec - t0.tv_sec) * 1000000 +
+						     (t1.tv_nsec - t0.tv_nsec) / 1000));
 	return resp;
 }
 
@@ -394,6 +442,8 @@ void lifeboatd_handle(struct lifeboatd *d, struct json_object *req, struct json_
 		*ret_resp = op_checkpoint(d, req);
 	else if (!strcmp(op, "restore"))
 		*ret_resp = op_restore(d, req);
+	else if (!strcmp(op, "activate"))
+		*ret_resp = op_activate(d, req);
 	else if (!strcmp(op, "migrate"))
 		*ret_resp = op_migrate(d, req);
 	else

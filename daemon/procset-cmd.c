@@ -28,8 +28,10 @@ void procset_cmd_help(void)
 	printf("  run --name NAME [--service-ip ADDR] [--cwd DIR] -- CMD [ARGS...]\n"
 	       "                             start CMD as a process set under lifeboatd (own PID\n"
 	       "                             namespace and cgroup; cwd defaults to the current one)\n"
-	       "  run --name NAME --standby-on NODE[,NODE] [--cwd DIR] -- CMD [ARGS...]\n"
-	       "                             run CMD traced (see standby run) for a warm-standby image\n"
+	       "  run --name NAME --standby-on NODE[,NODE] [--cwd DIR] [--config FILE] -- CMD [ARGS...]\n"
+	       "                             start CMD as a set paused, trace it here to its first\n"
+	       "                             external reference, checkpoint it for a warm standby,\n"
+	       "                             preload it on NODE; the set runs on under lifeboatd\n"
 	       "  ps [--json]                list the process sets\n"
 	       "  stop NAME [--timeout S]    SIGTERM the set, SIGKILL after S seconds\n"
 	       "  checkpoint NAME [--dir DIR] [--leave-running] [--json]\n"
@@ -145,7 +147,7 @@ static int cmd_run(int argc, char **argv)
 	char cwd[PATH_MAX];
 	int n_env = 0;
 
-	/* issue 6 hook: --standby-on is traced and checkpointed by daemon/standby-cmd.c */
+	/* issue 6 hook: --standby-on: lifeboatd starts the set paused, daemon/standby-cmd.c traces it */
 	if (standby_run_requested(argc, argv))
 		return standby_run_hook(argc, argv);
 	if (parse_opts(argc, argv, &o) < 0)
@@ -185,7 +187,10 @@ static void print_ps_line(struct json_object *ps)
 		for (size_t i = 0; i < json_object_array_length(argv) && len < sizeof(cmd) - 1; i++)
 			len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, "%s%s", i ? " " : "",
 						json_object_get_string(json_object_array_get_idx(argv, i)));
-	printf("%-20s %-13s %8lld %10.2f %10.1f  %s\n", get_str(ps, "name"), get_str(ps, "state"),
+	struct json_object *sb;
+	bool standby = json_object_object_get_ex(ps, "standby", &sb) && json_object_get_boolean(sb);
+
+	printf("%-20s %-13s %8lld %10.2f %10.1f  %s\n", get_str(ps, "name"), standby ? "standby" : get_str(ps, "state"),
 	       (long long)get_int(ps, "pid"), (double)get_int(ps, "cpu_ns") / 1e9,
 	       (double)get_int(ps, "memory_bytes") / (1024.0 * 1024.0), cmd);
 }

@@ -214,8 +214,13 @@ static int load_one(const struct procset_env *env, struct procset_table *t, int 
 	}
 	snprintf(state, sizeof(state), "%s", get_str(o, "state"));	/* o is put below */
 	snprintf(ps->image_dir, sizeof(ps->image_dir), "%s", get_str(o, "image_dir"));
-	if (!strcmp(state, "running"))
+	if (!strcmp(state, "running")) {
+		struct json_object *sb;
+
 		r = adopt_running(ps, o);
+		/* a held warm standby stays one until `activate` */
+		ps->standby = json_object_object_get_ex(o, "standby", &sb) && json_object_get_boolean(sb);
+	}
 	else if (strcmp(state, "checkpointed") || ps->image_dir[0] != '/')
 		r = -EINVAL;
 	json_object_put(o);

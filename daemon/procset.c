@@ -9,6 +9,7 @@
  * runs the command. A close-on-exec pipe carries a failure before the exec
  * back to lifeboatd, so `lifeboat run` reports it instead of a dead set.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -147,20 +148,22 @@ static int procset_new(const struct procset_env *env, const struct procset_spec 
 	return 0;
 }
 
-/* argv for execve: lifeboat-init -- CMD ARGS... */
-static char **init_argv(const char *init_path, char *const *argv)
+/* argv for execve: lifeboat-init [--stop-before-exec] -- CMD ARGS... */
+static char **init_argv(const char *init_path, char *const *argv, bool paused)
 {
-	size_t n = 0;
+	size_t n = 0, k = 0;
 	char **a;
 
 	while (argv[n])
 		n++;
-	a = calloc(n + 3, sizeof(*a));
+	a = calloc(n + 4, sizeof(*a));
 	if (!a)
 		return NULL;
-	a[0] = (char *)init_path;
-	a[1] = (char *)"--";
-	memcpy(a + 2, argv, n * sizeof(*a));
+	a[k++] = (char *)init_path;
+	if (paused)
+		a[k++] = (char *)"--stop-before-exec";
+	a[k++] = (char *)"--";
+	memcpy(a + k, argv, n * sizeof(*a));
 	return a;
 }
 
@@ -267,7 +270,7 @@ int procset_start(const struct procset_env *env, const struct procset_spec *spec
 	r = procset_new(env, spec, &ps);
 	if (r < 0)
 		return r;
-	argv = init_argv(env->init_path, ps->argv);
+	argv = init_argv(env->init_path, ps->argv, spec->paused);
 	r = argv ? make_dir(env->cfg->log_dir) : -ENOMEM;
 	if (r == 0)
 		r = cgroup_create(&ps->cg);
@@ -357,6 +360,8 @@ static int wait_init(struct procset *ps, unsigned timeout_ms)
 	}
 }
 
+static void end_stopped(const struct procset *ps);
+
 int procset_stop(struct procset *ps, unsigned timeout_s)
 {
 	int r;
@@ -366,6 +371,7 @@ int procset_stop(struct procset *ps, unsigned timeout_s)
 	(void)cgroup_thaw(&ps->cg);	/* a frozen set could not act on SIGTERM */
 	if (kill(ps->pid, SIGTERM) < 0 && errno != ESRCH)
 		return log_error_errno(-errno, "cannot signal the init of '%s'", ps->name);
+	end_stopped(ps);
 	r = wait_init(ps, timeout_s * 1000);
 	if (r == -ETIMEDOUT) {
 		log_warning("process set '%s' did not stop within %u s: killing it", ps->name, timeout_s);
@@ -440,7 +446,185 @@ struct json_object *procset_to_json(const struct procset *ps)
 	json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)mem));
 	json_object_object_add(o, "adopted", json_object_new_boolean(ps->adopted));
 	json_object_object_add(o, "starttime", json_object_new_int64((int64_t)ps->starttime));
+	if (ps->standby)
+		json_object_object_add(o, "standby", json_object_new_boolean(1));
 	if (ps->state == PROCSET_EXITED)
 		json_object_object_add(o, "exit_status", json_object_new_int(procset_exit_code(ps)));
 	return o;
+}
+
+/* State letter of /proc/PID/stat (field 3), 0 if gone. */
+static char pid_state(pid_t pid)
+{
+	char path[64], buf[1024], *rp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+/*
+ * The children of every thread of pid, appended to pids (up to max);
+ * returns the new count. A process set is small: its tree is walked
+ * breadth first from the init.
+ */
+static int tree_children(pid_t pid, pid_t *pids, int n, int max)
+{
+	char path[320], buf[4096], *p, *end;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)) && n < max) {
+		ssize_t len;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", (int)pid, de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[len > 0 ? len : 0] = '\0';
+		for (p = buf; n < max; p = end) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p || child <= 0)
+				break;
+			pids[n++] = (pid_t)child;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The init and all its descendants (up to max). */
+static int tree_pids(pid_t init, pid_t *pids, int max)
+{
+	int n = 0;
+
+	if (init <= 0 || max < 1)
+		return 0;
+	pids[n++] = init;
+	for (int i = 0; i < n && n < max; i++)
+		n = tree_children(pids[i], pids, n, max);
+	return n;
+}
+
+int procset_wait_paused(const struct procset *ps, unsigned timeout_ms, pid_t *ret_pid)
+{
+	for (unsigned waited = 0;; waited += 5) {
+		pid_t pids[2];
+
+		if (tree_pids(ps->pid, pids, 2) == 2 && pid_state(pids[1]) == 'T') {
+			*ret_pid = pids[1];
+			return 0;
+		}
+		if (pid_state(ps->pid) == 0 || pid_state(ps->pid) == 'Z')
+			return log_error_errno(-ECHILD, "process set '%s' ended before its command stopped", ps->name);
+		if (waited >= timeout_ms)
+			return log_error_errno(-ETIMEDOUT, "the command of '%s' did not stop before its exec in %u ms",
+					       ps->name, timeout_ms);
+		usleep(5000);
+	}
+}
+
+static int move_to(const char *dir, pid_t pid)
+{
+	char path[PATH_MAX + 16], num[16];
+	int fd, len, r = 0;
+
+	if (!dir[0])
+		return 0;	/* hierarchy not mounted */
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	len = snprintf(num, sizeof(num), "%d", (int)pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, num, (size_t)len) != len)
+		r = errno == ESRCH ? 0 : -errno;	/* gone meanwhile */
+	close(fd);
+	return r;
+}
+
+#define STANDBY_TREE_MAX 4096
+
+int procset_hold_standby(struct procset *ps)
+{
+	pid_t *pids = calloc(STANDBY_TREE_MAX, sizeof(*pids));
+	int n, r = 0;
+
+	if (!pids)
+		return -ENOMEM;
+	n = tree_pids(ps->pid, pids, STANDBY_TREE_MAX);
+	for (int i = 0; i < n && r == 0; i++) {
+		r = move_to(ps->cg.freezer, pids[i]);
+		if (r == 0)
+			r = move_to(ps->cg.cpuacct, pids[i]);
+		if (r == 0)
+			r = move_to(ps->cg.memory, pids[i]);
+	}
+	free(pids);
+	if (r < 0)
+		return log_error_errno(r, "cannot move the restored standby '%s' into its cgroups", ps->name);
+	ps->standby = true;
+	log_info("process set '%s' is a warm standby: %d process(es) held stopped", ps->name, n);
+	return 0;
+}
+
+int procset_activate(struct procset *ps)
+{
+	pid_t *pids;
+	int n;
+
+	if (ps->state != PROCSET_RUNNING || !ps->standby)
+		return -EINVAL;
+	pids = calloc(STANDBY_TREE_MAX, sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
+	/* the cgroup too: a process the tree walk raced with still gets it */
+	n = tree_pids(ps->pid, pids, STANDBY_TREE_MAX);
+	for (int i = 0; i < n; i++)
+		(void)kill(pids[i], SIGCONT);
+	(void)cgroup_kill(&ps->cg, SIGCONT);
+	free(pids);
+	ps->standby = false;
+	log_info("process set '%s' activated: %d process(es) continued", ps->name, n);
+	return 0;
+}
+
+/*
+ * A stopped process (a held standby, a paused command never traced) keeps a
+ * SIGTERM pending until it is continued. SIGTERM first, then SIGCONT: the
+ * pending fatal signal is taken before it runs one more instruction of its
+ * own (a standby must not make its first connection on the way out).
+ */
+static void end_stopped(const struct procset *ps)
+{
+	pid_t *pids = calloc(STANDBY_TREE_MAX, sizeof(*pids));
+	int n;
+
+	if (!pids)
+		return;
+	n = tree_pids(ps->pid, pids, STANDBY_TREE_MAX);
+	for (int i = 1; i < n; i++)
+		if (pid_state(pids[i]) == 'T') {
+			(void)kill(pids[i], SIGTERM);
+			(void)kill(pids[i], SIGCONT);
+		}
+	free(pids);
 }

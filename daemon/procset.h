@@ -62,6 +62,7 @@ struct procset {
 	bool adopted;			/* found running at lifeboatd's start: not our child */
 	int pidfd;			/* adopted: tells when the init exits; else -1 */
 	uint64_t starttime;		/* of the init (/proc/PID/stat), against PID reuse */
+	bool standby;			/* a restored warm standby held stopped until `activate` */
 };
 
 /* What `lifeboat run` asks for. */
@@ -71,6 +72,7 @@ struct procset_spec {
 	char *const *envp;
 	const char *cwd;
 	const char *service_ip;		/* NULL: none */
+	bool paused;			/* the command stops itself before its exec (--standby-on) */
 };
 
 /* What lifeboatd knows that a process set needs. */
@@ -109,6 +111,22 @@ int procset_start(const struct procset_env *env, const struct procset_spec *spec
  * cgroup after timeout_s; waits for the init and removes the cgroups.
  */
 int procset_stop(struct procset *ps, unsigned timeout_s);
+
+/*
+ * A set started paused: waits up to timeout_ms until the command (the init's
+ * child) is in group-stop before its exec; ret_pid gets its host pid.
+ */
+int procset_wait_paused(const struct procset *ps, unsigned timeout_ms, pid_t *ret_pid);
+
+/*
+ * Warm standbys (issue 6). procset_hold_standby: a set just restored from a
+ * standby image (its command stopped as it was dumped) is moved, init and
+ * every descendant, into the set's own cgroups (CRIU puts it back into the
+ * cgroups it was dumped from, those of the primary's node) and marked a
+ * standby. procset_activate: SIGCONT to every process of the set.
+ */
+int procset_hold_standby(struct procset *ps);
+int procset_activate(struct procset *ps);
 
 /* lifeboatd reaped the init with this status. */
 void procset_exited(struct procset *ps, int status);

@@ -19,12 +19,15 @@
 
 #define LOG_PREFIX "standby: "
 #include "lifeboat/log.h"
+#include "control.h"
 #include "lifeboat.h"
 #include "standby.h"
 #include "standby-node.h"
 #include "standby-peer.h"
 
 static struct standby_config cfg;	/* large: kept off the stack */
+
+extern char **environ;
 
 void standby_cmd_help(void)
 {
@@ -75,12 +78,14 @@ struct run_args {
 	const char *standby_on;
 	const char *lifeboat_conf;
 	const char *mode;
+	const char *socket;	/* lifeboatd's control socket (run --standby-on) */
+	const char *service_ip;
 	long dry_run_ms;	/* >= 0: hold the stopped set this long, no checkpoint */
 	bool no_trace;
 	char **argv;
 };
 
-static int parse_run(int argc, char **argv, struct run_args *a)
+static int parse_run(int argc, char **argv, struct run_args *a, bool daemon)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
@@ -115,7 +120,11 @@ static int parse_run(int argc, char **argv, struct run_args *a)
 		case 'L': a->lifeboat_conf = optarg; break;
 		case 'S':
 		case 'I':
-			log_error("--%s is not supported with --standby-on: the app runs traced in this process, not under lifeboatd",
+			if (daemon) {
+				*(c == 'S' ? &a->socket : &a->service_ip) = optarg;
+				break;
+			}
+			log_error("--%s is not supported by standby run: the app runs traced in this process, not under lifeboatd (use lifeboat run --standby-on)",
 				  c == 'S' ? "socket" : "service-ip");
 			return -EINVAL;
 		default: return -EINVAL;
@@ -172,10 +181,26 @@ static int wait_app(pid_t root)
 	return 128 + WTERMSIG(status);
 }
 
+/*
+ * lifeboatd's own description of the set (its `ps` entry) as procset.json in
+ * the image: what a node's lifeboatd needs to restore it as a process set.
+ * Part of the checksum like CRIU's files.
+ */
+static int write_procset_meta(const char *dir, struct json_object *meta)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/procset.json", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (json_object_to_file_ext(path, meta, JSON_C_TO_STRING_PRETTY) < 0)
+		return log_error_errno(-EIO, "cannot write '%s'", path);
+	return 0;
+}
+
 /* Checkpoints the stopped set, lets it go on, then writes the manifest. */
 static int checkpoint_set(const struct run_args *a, pid_t root, const struct standby_set *set,
-			  const struct standby_trigger *trig, uint64_t started_ns, char *dir,
-			  size_t dir_size)
+			  const struct standby_trigger *trig, uint64_t started_ns,
+			  struct json_object *meta, char *dir, size_t dir_size)
 {
 	struct standby_manifest m = { 0 };
 	uint64_t gen;
@@ -190,6 +215,8 @@ static int checkpoint_set(const struct run_args *a, pid_t root, const struct sta
 	r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return log_error_errno(r, "cannot create '%s'", dir);
+	if (meta && (r = write_procset_meta(dir, meta)) < 0)
+		return r;
 	r = standby_checkpoint(&cfg, root, dir);
 	standby_set_continue(set);	/* the original makes its call, image or not */
 	m.pause_us = (standby_now_ns() - trig->stopped_ns) / 1000;
@@ -256,7 +283,7 @@ static int standby_run(int argc, char **argv)
 	int status, r;
 	pid_t root;
 
-	if (parse_run(argc, argv, &a) < 0)
+	if (parse_run(argc, argv, &a, false) < 0)
 		return EXIT_USAGE;
 	if (standby_config_load(a.config, &cfg) < 0)
 		return EXIT_FAILED;
@@ -287,11 +314,154 @@ static int standby_run(int argc, char **argv)
 	if (a.dry_run_ms >= 0)
 		r = hold_dry_run(&a, &set, &trig);
 	else
-		r = checkpoint_set(&a, root, &set, &trig, started_ns, dir, sizeof(dir));
+		r = checkpoint_set(&a, root, &set, &trig, started_ns, NULL, dir, sizeof(dir));
 	if (r == 0 && a.dry_run_ms < 0 && a.standby_on)
 		(void)preload_nodes(&a);
 	r = wait_app(root);
 	return r;
+}
+
+static struct json_object *strv_json(char *const *v, size_t max)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; v[i] && i < max; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static int json_int_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
+}
+
+/* Asks lifeboatd to start the set with its command stopped before the exec. */
+static int start_paused(const struct run_args *a, pid_t *ret_init, pid_t *ret_cmd)
+{
+	struct json_object *req = json_object_new_object(), *resp = NULL;
+	char cwd[PATH_MAX];
+	int r;
+
+	if (!a->cwd && !getcwd(cwd, sizeof(cwd)))
+		return log_error_errno(-errno, "cannot read the current directory; give --cwd");
+	json_object_object_add(req, "op", json_object_new_string("run"));
+	json_object_object_add(req, "name", json_object_new_string(a->name));
+	json_object_object_add(req, "argv", strv_json(a->argv, CONTROL_ARGV_MAX));
+	json_object_object_add(req, "cwd", json_object_new_string(a->cwd ? a->cwd : cwd));
+	json_object_object_add(req, "env", strv_json(environ, CONTROL_ENV_MAX));
+	if (a->service_ip)
+		json_object_object_add(req, "service_ip", json_object_new_string(a->service_ip));
+	json_object_object_add(req, "paused", json_object_new_boolean(1));
+	r = control_call(a->socket, req, 60, &resp);
+	json_object_put(req);
+	if (r < 0)
+		return log_error_errno(r, "lifeboatd at '%s' did not start '%s'", a->socket, a->name);
+	*ret_init = json_int_of(resp, "pid");
+	*ret_cmd = json_int_of(resp, "cmd_pid");
+	json_object_put(resp);
+	if (*ret_init <= 0 || *ret_cmd <= 0)
+		return log_error_errno(-EPROTO, "lifeboatd at '%s' answered without the pids of '%s'", a->socket,
+				       a->name);
+	return 0;
+}
+
+/* The set's entry in lifeboatd's `ps` (a new reference), NULL if absent. */
+static struct json_object *daemon_ps_entry(const struct run_args *a)
+{
+	struct json_object *req = json_object_new_object(), *resp = NULL, *list, *found = NULL;
+
+	json_object_object_add(req, "op", json_object_new_string("ps"));
+	if (control_call(a->socket, req, 60, &resp) < 0)
+		resp = NULL;
+	json_object_put(req);
+	if (resp && json_object_object_get_ex(resp, "procsets", &list))
+		for (size_t i = 0; i < json_object_array_length(list) && !found; i++) {
+			struct json_object *e = json_object_array_get_idx(list, i), *n;
+
+			if (json_object_object_get_ex(e, "name", &n) && !strcmp(json_object_get_string(n), a->name))
+				found = json_object_get(e);
+		}
+	json_object_put(resp);
+	return found;
+}
+
+/* Asks lifeboatd to stop the set it started for us (nothing else to run). */
+static void stop_set(const struct run_args *a)
+{
+	struct json_object *req = json_object_new_object(), *resp = NULL;
+
+	json_object_object_add(req, "op", json_object_new_string("stop"));
+	json_object_object_add(req, "name", json_object_new_string(a->name));
+	if (control_call(a->socket, req, 60, &resp) == 0)
+		json_object_put(resp);
+	json_object_put(req);
+}
+
+/*
+ * `lifeboat run --name NAME --standby-on NODE[,NODE] -- CMD`: lifeboatd
+ * starts the set (PID namespace, lifeboat-init, cgroups, logs) with CMD
+ * stopped before its exec; we seize CMD, trace it to its first external
+ * reference, checkpoint the whole set from its init (--leave-running), let
+ * it go on, preload the image and exit. The set stays lifeboatd's.
+ */
+static int standby_run_daemon(int argc, char **argv)
+{
+	struct standby_trigger trig;
+	struct json_object *meta;
+	struct standby_set set;
+	struct run_args a;
+	char dir[PATH_MAX];
+	uint64_t started_ns;
+	pid_t init = 0, cmd = 0;
+	int status, r;
+
+	if (parse_run(argc, argv, &a, true) < 0)
+		return EXIT_USAGE;
+	if (!a.socket)
+		a.socket = control_socket_path();
+	if (a.no_trace || a.dry_run_ms >= 0 || a.log) {
+		log_error("run --standby-on: --no-trace, --dry-run and --log belong to 'standby run'");
+		return EXIT_USAGE;
+	}
+	if (standby_config_load(a.config, &cfg) < 0)
+		return EXIT_FAILED;
+	if (a.image_root)
+		snprintf(cfg.image_root, sizeof(cfg.image_root), "%s", a.image_root);
+	started_ns = standby_now_ns();
+	if (start_paused(&a, &init, &cmd) < 0)
+		return EXIT_FAILED;
+	meta = daemon_ps_entry(&a);
+	r = meta ? standby_seize_stopped(cmd) : log_error_errno(-ESRCH, "'%s' is not in lifeboatd's ps", a.name);
+	if (r < 0) {
+		json_object_put(meta);
+		stop_set(&a);
+		return EXIT_FAILED;
+	}
+	printf("%s started under lifeboatd: init pid %d, command pid %d\n", a.name, init, cmd);
+	fflush(stdout);
+	r = standby_trace_until_external(cmd, &cfg, &trig, &set, &status);
+	if (r == -ECHILD) {
+		json_object_put(meta);
+		log_notice("'%s' exited before any external reference: no image", a.name);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	if (r < 0) {
+		json_object_put(meta);
+		standby_set_continue(&set);	/* our exit detaches every tracee */
+		log_error("'%s' goes on untraced under lifeboatd without a standby image", a.name);
+		return EXIT_FAILED;
+	}
+	/* the whole set from its init: lifeboat-init is in the image too */
+	r = checkpoint_set(&a, init, &set, &trig, started_ns, meta, dir, sizeof(dir));
+	json_object_put(meta);
+	if (r < 0)
+		return EXIT_FAILED;
+	if (a.standby_on && preload_nodes(&a) < 0)
+		return EXIT_FAILED;
+	printf("%s runs under lifeboatd; standby image in %s\n", a.name, dir);
+	return EXIT_OK;
 }
 
 static int verify_or_restore(int argc, char **argv, bool restore)
@@ -401,7 +571,7 @@ bool standby_run_requested(int argc, char **argv)
 
 int standby_run_hook(int argc, char **argv)
 {
-	return standby_run(argc, argv);
+	return standby_run_daemon(argc, argv);
 }
 
 /* Only when this host holds standby images: plain `ps` output stays as it was. */

@@ -18,6 +18,9 @@
  *   max_images = 4
  *   netns = lb-nodeB                    ; its preloads run in /run/netns/lb-nodeB
  *                                       ; (a node simulated on this host)
+ *   socket = /run/lifeboat-B/control.sock  ; its lifeboatd: preloads are
+ *                                       ; process sets of it (restore standby,
+ *                                       ; activate), not CRIU run from here
  *
  *   [app NAME]
  *   nodes = B,C                         ; may host it, in order of preference
@@ -287,6 +290,9 @@ static int parse_section(struct standby_config *cfg, const char *section, const 
 			return parse_uint(v, &n->max_images);
 		if (!strcmp(key, "netns"))
 			return valid_name(v) ? copy_str(n->netns, sizeof(n->netns), v) : -EINVAL;
+		if (!strcmp(key, "socket"))	/* absolute, no "..": a unix socket path */
+			return v[0] == '/' && !strstr(v, "/../") ? copy_str(n->socket, sizeof(n->socket), v)
+								 : -EINVAL;
 		return -ENOENT;
 	}
 	if (!strncmp(section, "app ", 4)) {

@@ -29,6 +29,7 @@
 
 #define LOG_PREFIX "standby: "
 #include "lifeboat/log.h"
+#include "control.h"
 #include "handoff.h"
 #include "lifeboat.h"
 #include "standby-node.h"
@@ -205,6 +206,43 @@ static const char *node_netns(const struct standby_config *cfg, const char *node
 	return nr ? nr->netns : NULL;
 }
 
+static const char *node_socket(const struct standby_config *cfg, const char *node)
+{
+	const struct standby_node_rule *nr = standby_config_node(cfg, node);
+
+	return nr && nr->socket[0] ? nr->socket : NULL;
+}
+
+#define NODE_CALL_TIMEOUT_S 120	/* a restore of a large image */
+
+/*
+ * One request to the node's lifeboatd: {"op": op, "name"?: name, "dir"?:
+ * dir, "standby"?: true}; *ret_pid gets the "pid" of the answer.
+ */
+static int node_call(const char *socket, const char *op, const char *name, const char *dir,
+		     bool standby, pid_t *ret_pid)
+{
+	struct json_object *req = json_object_new_object(), *resp = NULL, *v;
+	int r;
+
+	json_object_object_add(req, "op", json_object_new_string(op));
+	if (name)
+		json_object_object_add(req, "name", json_object_new_string(name));
+	if (dir)
+		json_object_object_add(req, "dir", json_object_new_string(dir));
+	if (standby)
+		json_object_object_add(req, "standby", json_object_new_boolean(1));
+	r = control_call(socket, req, NODE_CALL_TIMEOUT_S, &resp);
+	json_object_put(req);
+	if (r < 0)
+		return log_error_errno(r, "'%s' of '%s' by the lifeboatd at '%s' failed", op, name ? name : dir,
+				       socket);
+	if (ret_pid)
+		*ret_pid = json_object_object_get_ex(resp, "pid", &v) ? json_object_get_int(v) : 0;
+	json_object_put(resp);
+	return 0;
+}
+
 static bool pid_alive(pid_t pid)
 {
 	return pid > 0 && kill(pid, 0) == 0;
@@ -216,8 +254,10 @@ static void preload_drop(const struct standby_config *cfg, const struct preload 
 	char path[PATH_MAX];
 	struct standby_set set;
 
-	if (!strcmp(p->mode, "restored") && pid_alive(p->pid) &&
-	    standby_set_collect(p->pid, &set) == 0)
+	if (!strcmp(p->mode, "restored") && pid_alive(p->pid) && node_socket(cfg, p->node))
+		(void)node_call(node_socket(cfg, p->node), "stop", p->name, NULL, false, NULL);
+	else if (!strcmp(p->mode, "restored") && pid_alive(p->pid) &&
+		 standby_set_collect(p->pid, &set) == 0)
 		for (unsigned i = 0; i < set.n; i++)
 			(void)kill(set.tgid[i], SIGKILL);
 	preload_path(cfg, p->node, p->name, "json", path, sizeof(path));
@@ -331,7 +371,9 @@ static int preload_here(struct standby_config *cfg, const char *node, const char
 	snprintf(p.name, sizeof(p.name), "%s", m->name);
 	snprintf(p.image, sizeof(p.image), "%s", dir);
 	snprintf(p.mode, sizeof(p.mode), "%s", mode);
-	if (!strcmp(mode, "restored"))
+	if (!strcmp(mode, "restored") && node_socket(cfg, node))	/* a set of its lifeboatd */
+		r = node_call(node_socket(cfg, node), "restore", NULL, dir, true, &p.pid);
+	else if (!strcmp(mode, "restored"))
 		r = standby_restore(cfg, dir, node_netns(cfg, node), &p.pid);	/* stopped */
 	else
 		r = warm_cache(dir);
@@ -617,6 +659,28 @@ static int fence_old_owner(const struct standby_config *cfg, const char *name, c
 	return 0;
 }
 
+/*
+ * The node's lifeboatd holds the standby as one of its process sets (or, for
+ * a cache preload, restores it as one now): it continues it, so the active
+ * copy is a set of that lifeboatd (listed, stoppable, migratable).
+ */
+static int activate_on_node(const struct standby_config *cfg, const struct preload *act,
+			    const char *name, pid_t *ret_root)
+{
+	const char *socket = node_socket(cfg, act->node);
+	struct standby_manifest m;
+	int r;
+
+	if (strcmp(act->mode, "restored")) {
+		r = standby_image_verify(act->image, name, act->generation, &m);
+		if (r == 0)
+			r = node_call(socket, "restore", NULL, act->image, true, ret_root);
+		if (r < 0)
+			return r;
+	}
+	return node_call(socket, "activate", name, NULL, false, ret_root);
+}
+
 static int activate(struct standby_config *cfg, const char *name, const char *on)
 {
 	static struct preload p[MAX_PRELOADS];
@@ -643,6 +707,12 @@ static int activate(struct standby_config *cfg, const char *name, const char *on
 	if (r < 0)
 		return r;	/* never two live copies against one store */
 	root = act->pid;
+	if (node_socket(cfg, act->node)) {
+		r = activate_on_node(cfg, act, name, &root);
+		if (r < 0)
+			return r;
+		goto done;
+	}
 	if (strcmp(act->mode, "restored")) {
 		r = standby_image_verify(act->image, name, act->generation, &m);
 		if (r < 0)
@@ -655,6 +725,7 @@ static int activate(struct standby_config *cfg, const char *name, const char *on
 	if (r < 0)
 		return log_error_errno(r, "cannot list the processes of %d", root);
 	standby_set_continue(&set);
+done:
 	printf("activated %s generation %llu on %s (%s) in %.2f ms (fencing %.2f ms), pid %d\n",
 	       name, (unsigned long long)act->generation, act->node, act->mode,
 	       (standby_now_ns() - t0) / 1e6, fence_ns / 1e6, root);

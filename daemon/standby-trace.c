@@ -509,3 +509,19 @@ int standby_spawn(const struct standby_run_opts *o, pid_t *ret_root)
 	*ret_root = pid;
 	return 0;
 }
+
+/*
+ * The command of a lifeboatd set started paused is not our child: it stopped
+ * itself before its exec. Seizing a stopped task makes it trap again
+ * (PTRACE_EVENT_STOP), which trace_loop resumes like any first stop; the
+ * SIGCONT ends the group-stop, so that a tracer that goes away early leaves
+ * a running task and not a stopped one.
+ */
+int standby_seize_stopped(pid_t pid)
+{
+	if (ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)TRACE_OPTIONS) < 0)
+		return log_error_errno(-errno, "cannot seize %d", pid);
+	if (kill(pid, SIGCONT) < 0)
+		return log_error_errno(-errno, "cannot continue %d", pid);
+	return 0;
+}

@@ -59,6 +59,8 @@ struct standby_node_rule {
 	uint64_t memory_budget;		/* bytes of preloaded images; 0 = no limit */
 	unsigned max_images;		/* 0 = no limit */
 	char netns[STANDBY_NAME_MAX];	/* restore in /run/netns/NETNS ("" = here) */
+	char socket[108];		/* the node's lifeboatd control socket ("" = none):
+					 * preloads and activations are its process sets */
 };
 
 enum standby_over_budget {
@@ -140,7 +142,14 @@ struct standby_run_opts {
 int standby_spawn(const struct standby_run_opts *o, pid_t *ret_root);
 
 /*
- * Traces root (from standby_spawn) until its set makes an external
+ * Seizes pid, a process stopped before its exec but not our child (the
+ * command of a lifeboatd set started paused), and lets it go on under the
+ * tracer; standby_trace_until_external(pid, ...) follows.
+ */
+int standby_seize_stopped(pid_t pid);
+
+/*
+ * Traces root (from standby_spawn or standby_seize_stopped) until its set makes an external
  * reference. On 0 every thread of the set is in group-stop, untraced, with
  * the call rewound, and ret_set lists its processes; -ECHILD if the root
  * exited first (*ret_status holds its wait status). On any other error
@@ -196,9 +205,10 @@ int standby_restore(const struct standby_config *cfg, const char *dir, const cha
 
 /*
  * Hooks in `lifeboat run` and `lifeboat ps` (daemon/procset-cmd.c):
- * `run --standby-on NODE[,NODE] --name NAME [--cwd DIR] -- CMD` is run,
- * traced and checkpointed by the standby code in the CLI process (not under
- * lifeboatd yet); `ps` ends with the standby images of the default config.
+ * `run --standby-on NODE[,NODE] --name NAME [--cwd DIR] -- CMD` asks
+ * lifeboatd to start the set paused, traces and checkpoints it from the CLI
+ * and leaves it running under lifeboatd; `ps` ends with the standby images
+ * of the default config.
  */
 bool standby_run_requested(int argc, char **argv);
 int standby_run_hook(int argc, char **argv);

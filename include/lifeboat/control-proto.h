@@ -20,12 +20,17 @@
  *
  * Ops (arguments -> results):
  *   ping       -> node, version, procsets
- *   run        name, argv[], cwd, env[], service_ip? -> name, pid
+ *   run        name, argv[], cwd, env[], service_ip?, paused? -> name, pid,
+ *              cmd_pid (paused only: the command, stopped before its exec,
+ *              for `lifeboat run --standby-on` to seize and trace)
  *   ps         -> procsets[] {name, state, pid, argv[], cwd, service_ip,
  *                 started, cpu_ns, memory_bytes, exit_status}
  *   stop       name, timeout_s? -> name, exit_status
  *   checkpoint name, dir?, leave_running? -> dir, freeze_us, sync_us, dump_us
- *   restore    name?, dir? -> name, pid, restore_us
+ *   restore    name?, dir?, standby? -> name, pid, restore_us (standby: a
+ *              warm-standby image, held stopped until `activate`; `ps` shows
+ *              it with "standby": true)
+ *   activate   name -> name, pid, activate_us (SIGCONT to a held standby)
  *   migrate    name, peer -> results of the handoff
  *
  * A frame of another version is answered with a frame of our version:
@@ -35,7 +40,8 @@
  * (when the header could be read) and nothing is done.
  *
  * Version history:
- *   1 (0.1.0) first version.
+ *   1 (0.1.0) first version; later compatible additions: run paused,
+ *     restore standby, activate (issue 6).
  */
 #ifndef LIFEBOAT_CONTROL_PROTO_H
 #define LIFEBOAT_CONTROL_PROTO_H

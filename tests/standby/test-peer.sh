@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # test-peer.sh - issue 6: standby images travel over the peer channel (TLS
 # 1.3 with a pre-shared key, the handoff's image transfer). Node a runs
-# `lifeboat run --standby-on b`; node b (its own network namespace) runs
+# `lifeboat standby run --standby-on b`; node b (its own network namespace) runs
 # `lifeboat standby receive`, checks the image and preloads it as a stopped
 # set; `lifeboat activate` on b answers with b's own connection. Node b
 # refuses a stale generation, a damaged image and a peer with a wrong key.
+# Node a uses `lifeboat standby run` (traced by the CLI, no lifeboatd):
+# `lifeboat run --standby-on` under lifeboatd is test-set.sh.
 source "$(dirname "$0")/lib.sh"
 require
 make_node
@@ -45,8 +47,8 @@ PIDS+=($!)
 disown
 wait_until 10 grep -q receiving "$W/recv.out" || fail "the receiver did not start: $(cat "$W/recv.log")"
 
-# node a: run with --standby-on b (the `lifeboat run` hook)
-"$L" run --name sbpeer --standby-on b --config "$W/a/standby.conf" \
+# node a: standby run with --standby-on b
+"$L" standby run --name sbpeer --standby-on b --config "$W/a/standby.conf" \
 	--lifeboat-config "$W/a/lifeboat.conf" --log "$W/app.log" -- \
 	"$SBAPP" tcp "$HOST_IP" "$PORT" 16 8 >"$W/run.out" 2>"$W/run.log" &
 PIDS+=($!)

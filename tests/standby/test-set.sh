@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# test-set.sh - issue 6 under lifeboatd: `lifeboat run --name N --standby-on B
+# -- CMD` makes the traced app a process set of this node's lifeboatd (A),
+# and its standby a process set of node B's lifeboatd.
+#   - lifeboatd A starts the set paused (the command stops before its exec),
+#     the CLI traces it, checkpoints the whole set from lifeboat-init right
+#     before its connect, and exits: the set runs on under A, listed by
+#     `lifeboat ps`, its processes in A's cgroup, untraced; the server saw
+#     exactly one connection from it;
+#   - B (its own network namespace, its own lifeboatd) holds the preload as
+#     a set of its own ("standby" in its ps, processes stopped, in B's
+#     cgroup); `lifeboat activate` continues it there: it answers correctly
+#     over its own connection from B's address, at least 10 times sooner
+#     than a cold start of the same app under lifeboatd;
+#   - `lifeboat stop` ends each set, on A and on B;
+#   - a cache preload on B is restored by B's lifeboatd at activation.
+source "$(dirname "$0")/lib.sh"
+require
+[[ -x "${LIFEBOATD:-}" ]] || skip "LIFEBOATD must name the built lifeboatd"
+[[ -d /sys/fs/cgroup/freezer ]] || skip "no cgroup v1 freezer hierarchy"
+command -v nsenter >/dev/null || skip "no nsenter(1) to run node B's lifeboatd in its namespace"
+
+MB=128
+ROUNDS=24
+NODES=(A B)
+declare -A SOCK CGP DPID
+
+set_cleanup()
+{
+	local n name
+
+	set +e
+	for n in "${NODES[@]}"; do
+		[[ -n "${DPID[$n]:-}" ]] || continue
+		for name in $("$LIFEBOAT" ps --json --socket "${SOCK[$n]}" 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["procsets"]:
+    if p["state"] == "running":
+        print(p["name"])' 2>/dev/null); do
+			"$LIFEBOAT" stop "$name" --timeout 2 --socket "${SOCK[$n]}" >/dev/null 2>&1
+		done
+		kill "${DPID[$n]}" 2>/dev/null
+		wait "${DPID[$n]}" 2>/dev/null
+	done
+	# leftovers of our sets, by our own cgroup parents only
+	for n in "${NODES[@]}"; do
+		for hier in freezer cpuacct memory; do
+			local parent=/sys/fs/cgroup/$hier/${CGP[$n]}
+			[[ -d "$parent" ]] || continue
+			for cg in "$parent"/*/; do
+				[[ -d "$cg" ]] || continue
+				[[ $hier == freezer ]] && echo THAWED >"$cg/freezer.state" 2>/dev/null
+				for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+					kill -KILL "$p" 2>/dev/null
+				done
+				sleep 0.1
+				rmdir "$cg" 2>/dev/null
+			done
+			rmdir "$parent" 2>/dev/null
+		done
+	done
+	if ((FAILED)); then
+		for f in "$W"/node-*/lifeboatd.log "$W"/node-A/logs/*; do
+			[[ -f "$f" ]] && { echo "--- $f (tail)" >&2; tail -n 20 "$f" >&2; }
+		done
+	fi
+	cleanup
+}
+trap set_cleanup EXIT
+
+# start_lifeboatd NODE [nsenter args]: its own config, socket, state, cgroups.
+start_lifeboatd()
+{
+	local n=$1 d=$W/node-$1
+
+	shift
+	mkdir -p "$d"
+	SOCK[$n]=$d/control.sock
+	CGP[$n]=lbsb-$$-$n
+	cat >"$d/lifeboat.conf" <<CONF
+[node]
+name = $n
+control_socket = ${SOCK[$n]}
+state_dir = $d/state
+log_dir = $d/logs
+cgroup_parent = ${CGP[$n]}
+stop_timeout = 5
+criu_timeout = 60
+CONF
+	"$@" "$LIFEBOATD" -c "$d/lifeboat.conf" >"$d/lifeboatd.log" 2>&1 &
+	DPID[$n]=$!
+	wait_until 10 "$LIFEBOAT" ping --socket "${SOCK[$n]}" >/dev/null 2>&1 ||
+		fail "lifeboatd of node $n does not answer"
+}
+
+# ps_field NODE NAME FIELD: from `lifeboat ps --json` of that node's lifeboatd
+ps_field()
+{
+	"$LIFEBOAT" ps --json --socket "${SOCK[$1]}" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["procsets"]:
+    if p["name"] == sys.argv[1]:
+        print(p.get(sys.argv[2], ""))' "$2" "$3"
+}
+
+# tree PID: PID and all its descendants
+tree()
+{
+	local p c
+
+	for p in "$@"; do
+		echo "$p"
+		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+			tree "$c"
+		done
+	done
+}
+
+in_cgroup()
+{
+	grep -qx "$2" "/sys/fs/cgroup/freezer/$1/cgroup.procs"
+}
+
+state_of()
+{
+	awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null
+}
+
+make_node
+start_server tcp "$ROUNDS"
+start_lifeboatd A
+start_lifeboatd B nsenter --net="/run/netns/$NODE_NS"
+write_config "[node B]
+socket = ${SOCK[B]}
+memory_budget = 1G
+[app sbset]
+nodes = B"
+
+# 1. cold start of the same app as a plain lifeboatd set: connection 1
+t0=$(now)
+"$LIFEBOAT" run --name cold --socket "${SOCK[A]}" -- "$SBAPP" tcp "$HOST_IP" "$PORT" "$MB" "$ROUNDS" \
+	>"$W/cold.out" 2>&1 || fail "cold run failed: $(cat "$W/cold.out")"
+wait_until 60 served 1 || fail "cold start never answered"
+cold=$(calc "$(ev 1 served first_answer) - $t0")
+[[ $(ev 1 served correct) == True ]] || fail "cold start answered wrongly"
+"$LIFEBOAT" stop cold --socket "${SOCK[A]}" >/dev/null || fail "cannot stop the cold start"
+
+# 2. traced under lifeboatd A; the CLI exits once the image is preloaded on B
+"$LIFEBOAT" run --name sbset --standby-on B --socket "${SOCK[A]}" --config "$W/standby.conf" \
+	-- "$SBAPP" tcp "$HOST_IP" "$PORT" "$MB" "$ROUNDS" >"$W/orig.out" 2>"$W/orig.err" ||
+	fail "run --standby-on failed: $(cat "$W/orig.err")"
+grep -q 'runs under lifeboatd' "$W/orig.out" || fail "run --standby-on did not say the set runs on: $(cat "$W/orig.out")"
+trigger=$(manifest_field sbset 1 trigger)
+[[ $trigger == "connect tcp $HOST_IP:$PORT" ]] || fail "checkpoint at '$trigger', not at the connect to $PORT"
+wait_until 30 served 2 || fail "the original never answered after its checkpoint"
+[[ $(ev 2 served correct) == True ]] || fail "the original answered wrongly after its checkpoint"
+
+# 3. the original is a set of lifeboatd A: in its ps, running, in its cgroup, untraced
+[[ $(ps_field A sbset state) == running ]] || fail "sbset is not a running set of lifeboatd A"
+INIT_A=$(ps_field A sbset pid)
+[[ $(tr '\0' ' ' <"/proc/$INIT_A/cmdline") == *lifeboat-init* ]] || fail "pid $INIT_A of sbset is not lifeboat-init"
+n=0
+for p in $(tree "$INIT_A"); do
+	in_cgroup "${CGP[A]}/sbset" "$p" || fail "process $p of sbset is not in A's cgroup ${CGP[A]}/sbset"
+	for st in /proc/"$p"/task/*/status; do
+		grep -q '^TracerPid:[[:space:]]*0$' "$st" || fail "a thread of the original is still traced: $st"
+	done
+	((++n))
+done
+((n >= 2)) || fail "sbset on A has $n processes, expected lifeboat-init and the app"
+"$LIFEBOAT" ps --socket "${SOCK[A]}" | grep -q '^sbset .*running' || fail "lifeboat ps of A does not list sbset"
+
+# 4. node B holds the standby as a set of its lifeboatd: stopped, in B's cgroup, no connection
+[[ $(ps_field B sbset standby) == True ]] || fail "sbset is not a standby set of lifeboatd B: $("$LIFEBOAT" ps --socket "${SOCK[B]}")"
+"$LIFEBOAT" ps --socket "${SOCK[B]}" | grep -q '^sbset .*standby' || fail "lifeboat ps of B does not show the standby"
+INIT_B=$(ps_field B sbset pid)
+[[ $INIT_B != "$INIT_A" ]] || fail "B's standby is A's set"
+for p in $(tree "$INIT_B"); do
+	in_cgroup "${CGP[B]}/sbset" "$p" || fail "process $p of B's standby is not in B's cgroup ${CGP[B]}/sbset"
+	in_cgroup "${CGP[A]}/sbset" "$p" && fail "process $p of B's standby is in A's cgroup"
+done
+app_b=$(tree "$INIT_B" | sed -n 2p)
+[[ $(state_of "$app_b") == T ]] || fail "the standby's app ($app_b) is not stopped: $(state_of "$app_b")"
+sleep 0.5
+[[ $(ev_count accepted) == 2 ]] || fail "the preloaded standby connected before activation"
+
+# 5. activation on B: connection 3, from B's address, by B's set
+t0=$(now)
+"$LIFEBOAT" activate sbset --on B --config "$W/standby.conf" >"$W/activate.out" 2>&1 ||
+	fail "activate failed: $(cat "$W/activate.out")"
+wait_until 30 served 3 || fail "the activated standby never answered"
+act=$(calc "$(ev 3 served first_answer) - $t0")
+[[ $(ev 3 served correct) == True ]] || fail "the activated standby answered wrongly"
+[[ $(ev 3 accepted peer) == "$NODE_IP" ]] || fail "connection 3 came from $(ev 3 accepted peer), not from node B ($NODE_IP)"
+[[ $(ev_count accepted) == 3 ]] || fail "expected exactly 3 connections after activation"
+[[ $(ps_field B sbset state) == running && -z $(ps_field B sbset standby) ]] ||
+	fail "sbset on B is not a running (no longer standby) set after activation"
+[[ $(ps_field B sbset pid) == "$INIT_B" ]] || fail "the activated copy is not the set B preloaded"
+
+# 6. both sets stop through their lifeboatd
+for n in A B; do
+	init=$(ps_field "$n" sbset pid)
+	"$LIFEBOAT" stop sbset --socket "${SOCK[$n]}" >/dev/null || fail "lifeboat stop sbset failed on $n"
+	[[ $(ps_field "$n" sbset state) == exited ]] || fail "sbset on $n is not exited after stop"
+	wait_until 5 test ! -e "/proc/$init/stat" -o "$(state_of "$init")" == Z || fail "init $init of sbset on $n still runs"
+done
+
+# 7. a cache preload on B: activation restores through B's lifeboatd, then continues
+"$LIFEBOAT" standby preload sbset --node B --mode cache --config "$W/standby.conf" 2>"$W/cache.err" ||
+	fail "cache preload failed: $(cat "$W/cache.err")"
+[[ $(ps_field B sbset state) == exited ]] || fail "a cache preload restored something on B"
+t0=$(now)
+"$LIFEBOAT" activate sbset --on B --config "$W/standby.conf" >"$W/activate-cache.out" 2>&1 ||
+	fail "activate (cache) failed: $(cat "$W/activate-cache.out")"
+wait_until 30 served 4 || fail "the standby activated from the cache never answered"
+act_cache=$(calc "$(ev 4 served first_answer) - $t0")
+[[ $(ev 4 served correct) == True && $(ev 4 accepted peer) == "$NODE_IP" ]] ||
+	fail "connection 4 (cache activation) is wrong or not from B"
+[[ $(ps_field B sbset state) == running && -z $(ps_field B sbset standby) ]] ||
+	fail "the cache activation is not a running set of B's lifeboatd"
+"$LIFEBOAT" stop sbset --socket "${SOCK[B]}" >/dev/null || fail "cannot stop the cache-activated set on B"
+
+printf 'preload on B (restored, by its lifeboatd): %s\n' "$(grep -o 'in [0-9.]* ms' <<<"$(grep "preloaded 'sbset'" "$W/orig.err")")"
+printf 'activation from the cache to first answer %.3f s (%.0fx)\n' "$act_cache" "$(calc "$cold / $act_cache")"
+printf 'under lifeboatd: cold start to first answer %.3f s; activation on B to first answer %.4f s (%.0fx); checkpoint pause %.1f ms; image %.1f MiB\n' \
+	"$cold" "$act" "$(calc "$cold / $act")" "$(calc "$(manifest_field sbset 1 pause_us) / 1000")" \
+	"$(calc "$(manifest_field sbset 1 size) / 1048576")"
+grep -o 'activated .*' "$W/activate.out" || true
+fge "$(calc "$cold / $act")" 10 || fail "activation is not 10x sooner than a cold start"
+FAILED=0
+echo PASS
