@@ -35,6 +35,8 @@ packages=(
 	protobuf-c-compiler protobuf-compiler uuid-dev
 	# iSCSI journal tests: a real target (tgtd) and libiscsi's tools; nft for path faults
 	tgt libiscsi-bin nftables
+	# handoff test of a real database (tests/handoff/pg.sh): the server and pgbench
+	postgresql-15 postgresql-client-15
 )
 
 die()
