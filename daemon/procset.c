@@ -2,7 +2,7 @@
 /*
  * procset.c - start, stop and list process sets (see procset.h).
  *
- * Start: lifeboatd clone()s with CLONE_NEWPID; the child (pid 1 of the new
+ * Start: lifeboatd clone()s with CLONE_NEWPID | CLONE_NEWIPC; the child (pid 1 of the new
  * namespace) joins the cgroups, calls setsid(), takes /dev/null as stdin
  * and the two log files (O_APPEND) as stdout and stderr, closes every other
  * fd, changes to the user's directory and executes lifeboat-init, which
@@ -278,8 +278,13 @@ int procset_start(const struct procset_env *env, const struct procset_spec *spec
 		r = log_error_errno(-errno, "cannot create a pipe");
 	if (r < 0)
 		goto out_free;
-	/* fork-like clone: the child is pid 1 of a new PID namespace */
-	pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+	/*
+	 * fork-like clone: the child is pid 1 of a new PID namespace, and of
+	 * a new IPC namespace so that System V shared memory the app attaches
+	 * (PostgreSQL's) is the set's own: CRIU refuses to dump a SysV mapping
+	 * outside a dumped IPC namespace, and with it carries the segments.
+	 */
+	pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, NULL, NULL, NULL, 0);
 	if (pid == 0)
 		child_exec(ps, env->init_path, argv, spec->envp, pipefd[1]);
 	close(pipefd[1]);

@@ -58,8 +58,8 @@ psql_c()
 	in_c "$PG_BIN/psql" -X -q -At -h "$(ho_ip s)" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
 }
 
-# pg_postmaster NODE: "PID-ON-HOST PID-IN-NAMESPACE START-TIME" of the
-# postmaster (the child of the set's init) if it runs on NODE
+# pg_postmaster NODE: "PID-ON-HOST PID-IN-NAMESPACE" of the postmaster (the
+# child of the set's init) if it runs on NODE
 pg_postmaster()
 {
 	local init pid
@@ -68,7 +68,7 @@ pg_postmaster()
 	[[ -n "$init" ]] || return 1
 	pid=$(pgrep -P "$init" -x postgres | head -n 1)
 	[[ -n "$pid" ]] || return 1
-	echo "$pid $(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status") $(cut -d' ' -f22 "/proc/$pid/stat")"
+	echo "$pid $(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status")"
 }
 
 pg_init_on_a()
@@ -190,6 +190,16 @@ pg_cleanup()
 	ho_cleanup
 }
 
+# LIFEBOAT_CRIU (lib-handoff.sh) names the CRIU of the probe; the nodes use it too
+if [[ -n "${LIFEBOAT_CRIU:-}" ]]; then
+	eval "$(declare -f ho_config | sed '1s/^ho_config/ho_config_lib/')"
+	ho_config()
+	{
+		ho_config_lib "$@"
+		sed -i "/^\[node\]/a criu = $HO_CRIU" "$HO_W/$1/lifeboat.conf"
+	}
+fi
+
 ho_init pg
 trap pg_cleanup EXIT
 ho_net_up
@@ -199,7 +209,7 @@ ho_node_start b a "$HO_W/store"
 cd "$HO_W" || exit 1
 pg_init_on_a
 pg_start_on_a
-read -r pm_host_a pm_ns_a pm_start_a < <(pg_postmaster a) || ho_fail "no postmaster on a"
+read -r pm_host_a pm_ns_a < <(pg_postmaster a) || ho_fail "no postmaster on a"
 PG_POSTMASTERS=$pm_host_a
 ho_log "PostgreSQL runs on a: postmaster pid $pm_ns_a in its namespace ($pm_host_a on the host)"
 in_c "$PG_BIN/pgbench" -i -q -s "$PG_SCALE" -h "$(ho_ip s)" -p "$PG_PORT" -U postgres postgres \
@@ -208,6 +218,7 @@ psql_c -c "create extension pg_prewarm" -c "select sum(pg_prewarm(c.oid)) from p
 	where c.relkind in ('r', 'i', 't', 'm', 'S') and c.relpersistence = 'p'" >/dev/null ||
 	ho_fail "cannot load the database into shared_buffers"
 
+pm_start_a=$(psql_c -c "select pg_postmaster_start_time()") || ho_fail "cannot ask PostgreSQL on a"
 pg_probe_dump
 [[ -n "${PG_DEBUG_PAUSE:-}" ]] && { ho_log "paused (PG_DEBUG_PAUSE), work dir $HO_W"; sleep "$PG_DEBUG_PAUSE"; }
 in_c "$PG_BIN/pgbench" -c "$PG_CLIENTS" -j 2 -T "$PG_SECONDS" -P 1 -h "$(ho_ip s)" -p "$PG_PORT" \
@@ -237,11 +248,12 @@ failed=$(pgbench_figure "number of failed transactions")
 grep -q "aborted in command\|connection to server .* lost\|server closed the connection" \
 	"$HO_W/log/pgbench.stderr" && ho_fail "pgbench lost its connection"
 
-read -r pm_host_b pm_ns_b pm_start_b < <(pg_postmaster b) || ho_fail "no postmaster on b"
+read -r pm_host_b pm_ns_b < <(pg_postmaster b) || ho_fail "no postmaster on b"
 PG_POSTMASTERS+=" $pm_host_b"
 ho_log "postmaster on b: pid $pm_ns_b in its namespace ($pm_host_b on the host)"
 [[ $pm_ns_b == "$pm_ns_a" ]] || ho_fail "the postmaster on b is pid $pm_ns_b, on a it was $pm_ns_a: restarted"
-[[ $pm_start_b == "$pm_start_a" ]] || ho_fail "the postmaster's start time changed ($pm_start_a -> $pm_start_b)"
+pm_start_b=$(psql_c -c "select pg_postmaster_start_time()") || ho_fail "cannot ask PostgreSQL on b"
+[[ $pm_start_b == "$pm_start_a" ]] || ho_fail "the postmaster's start time changed ($pm_start_a -> $pm_start_b): restarted"
 [[ "$(readlink "/proc/$pm_host_b/ns/net")" == "$(readlink "/proc/$HO_NODE_PID_b/ns/net")" ]] ||
 	ho_fail "the postmaster is not in b's network namespace"
 tail -n "+$((log_lines_before + 1))" "$HO_W/log/pg.stderr" >"$HO_W/log/pg-after-move.log"
