@@ -10,6 +10,7 @@ W=$(mktemp -d /tmp/lb-standby.XXXXXX)
 PIDS=()
 MOUNTS=()	# lifeboatfs mounts to unmount at the end
 FAILED=1
+declare -A SOCK CGP DPID	# start_lifeboatd: per node
 
 skip()
 {
@@ -26,6 +27,9 @@ fail()
 cleanup()
 {
 	local p
+
+	set +e
+	lifeboatd_cleanup
 
 	# preloaded standbys (stopped, restored sets) this test made
 	for f in "$W"/state/*/*.json; do
@@ -195,4 +199,106 @@ fge()
 calc()
 {
 	python3 -c "print($*)"
+}
+
+
+# lifeboatd_cleanup: the sets and the lifeboatds start_lifeboatd started,
+# then what is left in their cgroup parents (ours only).
+lifeboatd_cleanup()
+{
+	local n name
+
+	for n in "${!DPID[@]}"; do
+		[[ -n "${DPID[$n]:-}" ]] || continue
+		for name in $("$LIFEBOAT" ps --json --socket "${SOCK[$n]}" 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["procsets"]:
+    if p["state"] == "running":
+        print(p["name"])' 2>/dev/null); do
+			"$LIFEBOAT" stop "$name" --timeout 2 --socket "${SOCK[$n]}" >/dev/null 2>&1
+		done
+		kill "${DPID[$n]}" 2>/dev/null
+		wait "${DPID[$n]}" 2>/dev/null
+	done
+	# leftovers of our sets, by our own cgroup parents only
+	for n in "${!CGP[@]}"; do
+		for hier in freezer cpuacct memory; do
+			local parent=/sys/fs/cgroup/$hier/${CGP[$n]}
+			[[ -d "$parent" ]] || continue
+			for cg in "$parent"/*/; do
+				[[ -d "$cg" ]] || continue
+				[[ $hier == freezer ]] && echo THAWED >"$cg/freezer.state" 2>/dev/null
+				for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+					kill -KILL "$p" 2>/dev/null
+				done
+				sleep 0.1
+				rmdir "$cg" 2>/dev/null
+			done
+			rmdir "$parent" 2>/dev/null
+		done
+	done
+	if ((FAILED)); then
+		for f in "$W"/node-*/lifeboatd.log "$W"/node-*/logs/*; do
+			[[ -f "$f" ]] && { echo "--- $f (tail)" >&2; tail -n 20 "$f" >&2; }
+		done
+	fi
+}
+
+# start_lifeboatd NODE [nsenter args]: a lifeboatd for node NODE with its
+# own config, socket (SOCK[NODE]), state, logs and cgroup parent (CGP[NODE]).
+start_lifeboatd()
+{
+	local n=$1 d=$W/node-$1
+
+	shift
+	mkdir -p "$d"
+	SOCK[$n]=$d/control.sock
+	CGP[$n]=lbsb-$$-$n
+	cat >"$d/lifeboat.conf" <<CONF
+[node]
+name = $n
+control_socket = ${SOCK[$n]}
+state_dir = $d/state
+log_dir = $d/logs
+cgroup_parent = ${CGP[$n]}
+stop_timeout = 5
+criu_timeout = 60
+CONF
+	"$@" "$LIFEBOATD" -c "$d/lifeboat.conf" >"$d/lifeboatd.log" 2>&1 &
+	DPID[$n]=$!
+	wait_until 10 "$LIFEBOAT" ping --socket "${SOCK[$n]}" >/dev/null 2>&1 ||
+		fail "lifeboatd of node $n does not answer"
+}
+
+# ps_field NODE NAME FIELD: from `lifeboat ps --json` of that node's lifeboatd
+ps_field()
+{
+	"$LIFEBOAT" ps --json --socket "${SOCK[$1]}" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["procsets"]:
+    if p["name"] == sys.argv[1]:
+        print(p.get(sys.argv[2], ""))' "$2" "$3"
+}
+
+# tree PID: PID and all its descendants
+tree()
+{
+	local p c
+
+	for p in "$@"; do
+		echo "$p"
+		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+			tree "$c"
+		done
+	done
+}
+
+in_cgroup()
+{
+	grep -qx "$2" "/sys/fs/cgroup/freezer/$1/cgroup.procs"
+}
+
+state_of()
+{
+	awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null
 }

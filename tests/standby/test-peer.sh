@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # test-peer.sh - issue 6: standby images travel over the peer channel (TLS
-# 1.3 with a pre-shared key, the handoff's image transfer). Node a runs
-# `lifeboat standby run --standby-on b`; node b (its own network namespace) runs
+# 1.3 with a pre-shared key, the handoff's image transfer). Each node has
+# its lifeboatd (b's in b's own network namespace). Node a runs `lifeboat
+# run --standby-on b`: the app is a set of a's lifeboatd; node b runs
 # `lifeboat standby receive`, checks the image and preloads it as a stopped
-# set; `lifeboat activate` on b answers with b's own connection. Node b
-# refuses a stale generation, a damaged image and a peer with a wrong key.
-# Node a uses `lifeboat standby run` (traced by the CLI, no lifeboatd):
-# `lifeboat run --standby-on` under lifeboatd is test-set.sh.
+# set of b's lifeboatd (its standby config names that lifeboatd's socket);
+# `lifeboat activate` on b continues that set, which answers with b's own
+# connection. Node b refuses a stale generation, a damaged image and a peer
+# with a wrong key.
 source "$(dirname "$0")/lib.sh"
 require
+[[ -x "${LIFEBOATD:-}" ]] || skip "LIFEBOATD must name the built lifeboatd"
+[[ -d /sys/fs/cgroup/freezer ]] || skip "no cgroup v1 freezer hierarchy"
+command -v nsenter >/dev/null || skip "no nsenter(1) to run node b's lifeboatd in its namespace"
 make_node
+start_lifeboatd a
+start_lifeboatd b nsenter --net="/run/netns/$NODE_NS"
 
 L=$LIFEBOAT
 start_server tcp 8
@@ -36,8 +42,8 @@ psk = $KEY
 CONF
 printf '[standby]\nimage_root = %s\nstate_root = %s\ncriu = %s\n' \
 	"$W/a/images" "$W/state" "$CRIU" >"$W/a/standby.conf"
-printf '[standby]\nimage_root = %s\nstate_root = %s\ncriu = %s\n' \
-	"$W/b/images" "$W/state" "$CRIU" >"$W/b/standby.conf"
+printf '[standby]\nimage_root = %s\nstate_root = %s\ncriu = %s\n[node b]\nsocket = %s\n' \
+	"$W/b/images" "$W/state" "$CRIU" "${SOCK[b]}" >"$W/b/standby.conf"
 
 # node b's receiver, in b's network namespace
 ip netns exec "$NODE_NS" "$L" standby receive --listen "$NODE_IP:$BPORT" \
@@ -47,16 +53,14 @@ PIDS+=($!)
 disown
 wait_until 10 grep -q receiving "$W/recv.out" || fail "the receiver did not start: $(cat "$W/recv.log")"
 
-# node a: standby run with --standby-on b
-"$L" standby run --name sbpeer --standby-on b --config "$W/a/standby.conf" \
-	--lifeboat-config "$W/a/lifeboat.conf" --log "$W/app.log" -- \
-	"$SBAPP" tcp "$HOST_IP" "$PORT" 16 8 >"$W/run.out" 2>"$W/run.log" &
-PIDS+=($!)
-disown
-wait_until 10 grep -q '^pid ' "$W/run.out" || fail "lifeboat run did not start"
-PIDS+=("$(awk '/^pid /{print $2}' "$W/run.out")")
-wait_until 60 grep -q "sent to 'b'" "$W/run.log" || fail "the image did not reach b: $(cat "$W/run.log")"
+# node a: run with --standby-on b (the `lifeboat run` hook, under a's lifeboatd)
+"$L" run --name sbpeer --standby-on b --socket "${SOCK[a]}" --config "$W/a/standby.conf" \
+	--lifeboat-config "$W/a/lifeboat.conf" -- \
+	"$SBAPP" tcp "$HOST_IP" "$PORT" 16 8 >"$W/run.out" 2>"$W/run.log" || fail "lifeboat run failed: $(cat "$W/run.log")"
+grep -q "sent to 'b'" "$W/run.log" || fail "the image did not reach b: $(cat "$W/run.log")"
 grep -q "generation 1 preloaded on b (restored)" "$W/run.log" || fail "b did not preload: $(cat "$W/run.log")"
+[[ $(ps_field a sbpeer state) == running ]] || fail "the original is not a running set of a's lifeboatd"
+[[ $(ps_field b sbpeer standby) == True ]] || fail "b's preload is not a standby set of b's lifeboatd"
 wait_until 20 served 1 || fail "the original never answered"
 [[ $(ev 1 served peer) == "$HOST_IP" ]] || fail "the original's connection came from $(ev 1 served peer)"
 [[ -f "$W/b/images/sbpeer/1/manifest.json" ]] || fail "b holds no image"
@@ -69,6 +73,8 @@ PIDS+=("${out##* }")
 wait_until 20 served 2 || fail "the activated standby never answered"
 [[ $(ev 2 served correct) == True ]] || fail "the activated standby answered wrongly"
 [[ $(ev 2 served peer) == "$NODE_IP" ]] || fail "connection 2 came from $(ev 2 served peer), not node b"
+[[ $(ps_field b sbpeer state) == running && -z $(ps_field b sbpeer standby) ]] ||
+	fail "the activated copy is not a running set of b's lifeboatd"
 
 # refusals: the same generation again (stale), a damaged image, a wrong key
 if "$L" standby send sbpeer --to b --config "$W/a/standby.conf" \
