@@ -52,7 +52,8 @@ trigger=$(manifest_field sbset 1 trigger)
 wait_until 30 served 2 || fail "the original never answered after its checkpoint"
 [[ $(ev 2 served correct) == True ]] || fail "the original answered wrongly after its checkpoint"
 
-# 3. the original is a set of lifeboatd A: in its ps, running, in its cgroup, untraced
+# 3. the original is a set of lifeboatd A: in its ps, running, in its cgroup,
+#    untraced, no seccomp filter
 [[ $(ps_field A sbset state) == running ]] || fail "sbset is not a running set of lifeboatd A"
 INIT_A=$(ps_field A sbset pid)
 [[ $(tr '\0' ' ' <"/proc/$INIT_A/cmdline") == *lifeboat-init* ]] || fail "pid $INIT_A of sbset is not lifeboat-init"
@@ -61,6 +62,7 @@ for p in $(tree "$INIT_A"); do
 	in_cgroup "${CGP[A]}/sbset" "$p" || fail "process $p of sbset is not in A's cgroup ${CGP[A]}/sbset"
 	for st in /proc/"$p"/task/*/status; do
 		grep -q '^TracerPid:[[:space:]]*0$' "$st" || fail "a thread of the original is still traced: $st"
+		grep -q '^Seccomp:[[:space:]]*0$' "$st" || fail "a thread of the original has a seccomp filter: $st"
 	done
 	((++n))
 done
