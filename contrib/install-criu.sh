@@ -11,7 +11,7 @@
 #
 # Why: Debian 12's criu 3.17 fails on current kernels ("vdso: Unexpected rt
 # vDSO area bounds") and 4.1.x cannot dump TCP/UDP sockets on kernels >= 6.16.
-# Debian's criu 4.2.x source package (unstable) builds unchanged with
+# Debian's criu 4.2.x source package (unstable) builds with
 # bookworm's -dev packages, so it is built here from that source package.
 #
 # Nothing on the system is upgraded from unstable: the deb-src line for
@@ -21,8 +21,11 @@
 # package lists are left untouched. The archive URI and key are taken from the
 # machine's own apt sources (deb822 files in /etc/apt/sources.list.d).
 #
-# Idempotent: when the criu in the prefix reports version >= 4.2 and libcriu
-# is there, nothing is done. The build dependencies are Debian 12 packages
+# The project's patches in contrib/criu/ are applied before the build (see
+# each patch's header; today one: prlimit() refused without CAP_SYS_RESOURCE).
+#
+# Idempotent: when the criu in the prefix reports version >= 4.2, libcriu is
+# there and it was built with the same patches, nothing is done. The build dependencies are Debian 12 packages
 # listed in contrib/install-deps.sh, which calls this script.
 #
 # Check after install: `criu check` says "Looks good", and a small process is
@@ -30,6 +33,8 @@
 set -euo pipefail
 
 readonly PREFIX=/usr/local/lib/lifeboat/criu
+PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/criu"
+readonly PATCH_DIR
 readonly CRIU_BIN="$PREFIX/sbin/criu"
 readonly MIN_VERSION=4.2
 readonly SOURCE_SUITE=unstable
@@ -38,7 +43,7 @@ readonly SOURCE_SUITE=unstable
 # python bindings); keep in step with the CRIU group in install-deps.sh.
 readonly build_deps=(make gcc pkg-config libbsd-dev libcap-dev libgnutls28-dev
 	libnet1-dev libnftables-dev libnl-3-dev libprotobuf-c-dev libprotobuf-dev
-	protobuf-c-compiler protobuf-compiler uuid-dev python3 dpkg-dev xz-utils)
+	protobuf-c-compiler protobuf-compiler uuid-dev python3 dpkg-dev xz-utils patch)
 
 work=
 
@@ -71,6 +76,17 @@ installed_version()
 	"$CRIU_BIN" --version 2>/dev/null | awk '/^Version:/ { print $2; exit }'
 }
 
+# The project's patches (contrib/criu/*.patch), by name and checksum: an
+# install built without one of them is rebuilt.
+patches_id()
+{
+	local p
+
+	for p in "$PATCH_DIR"/*.patch; do
+		[[ -e "$p" ]] && printf '%s %s\n' "$(basename "$p")" "$(sha256sum <"$p" | cut -c1-16)"
+	done
+}
+
 already_installed()
 {
 	local v
@@ -78,7 +94,20 @@ already_installed()
 	v="$(installed_version)"
 	[[ -n "$v" ]] && version_ge "$v" "$MIN_VERSION" &&
 		[[ -e "$PREFIX/lib/libcriu.so" && -e "$PREFIX/include/criu/criu.h" &&
-		   -e "$PREFIX/lib/pkgconfig/criu.pc" ]]
+		   -e "$PREFIX/lib/pkgconfig/criu.pc" ]] &&
+		[[ "$(cat "$PREFIX/share/lifeboat-patches" 2>/dev/null)" == "$(patches_id)" ]]
+}
+
+apply_patches()
+{
+	local src=$1 p
+
+	for p in "$PATCH_DIR"/*.patch; do
+		[[ -e "$p" ]] || continue
+		patch -d "$src" -p1 --forward --silent <"$p" >"$work/patch.log" 2>&1 ||
+			{ cat "$work/patch.log" >&2; die "cannot apply $(basename "$p") to criu $upstream"; }
+		say "applied $(basename "$p")"
+	done
 }
 
 check_build_deps()
@@ -206,6 +235,7 @@ build_and_install()
 	local make_vars=(PREFIX="$PREFIX" LIBDIR="$PREFIX/lib"
 		INCLUDEDIR="$PREFIX/include" SKIP_PIP_INSTALL=1 V=0)
 
+	apply_patches "$src"
 	make -C "$src" -j"$(nproc)" "${make_vars[@]}" criu lib \
 		>"$work/build.log" 2>&1 ||
 		{ tail -n 40 "$work/build.log" >&2; die "building criu failed"; }
@@ -213,6 +243,8 @@ build_and_install()
 		>>"$work/build.log" 2>&1 ||
 		{ tail -n 40 "$work/build.log" >&2; die "installing criu into the staging tree failed"; }
 	[[ -x "$stage$PREFIX/sbin/criu" ]] || die "staging tree has no sbin/criu"
+	mkdir -p "$stage$PREFIX/share"
+	patches_id >"$stage$PREFIX/share/lifeboat-patches"
 
 	# swap the whole prefix at once so a failed build never leaves half of one
 	parent="$(dirname "$PREFIX")"
@@ -292,7 +324,7 @@ main()
 	fi
 	((EUID == 0)) || die "must run as root to build criu into $PREFIX"
 	v="$(installed_version)"
-	[[ -z "$v" ]] || say "criu $v in $PREFIX is older than $MIN_VERSION or incomplete; rebuilding"
+	[[ -z "$v" ]] || say "criu $v in $PREFIX is older than $MIN_VERSION, incomplete or built without the patches in contrib/criu; rebuilding"
 	check_build_deps
 	work="$(mktemp -d /var/tmp/lifeboat-criu.XXXXXX)"
 	trap cleanup EXIT

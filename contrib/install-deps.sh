@@ -32,7 +32,7 @@ packages=(
 	# criu.h includes protobuf-c headers, so lifeboatd needs them too
 	make dpkg-dev xz-utils libbsd-dev libcap-dev libgnutls28-dev libnet1-dev
 	libnftables-dev libnl-3-dev libprotobuf-c-dev libprotobuf-dev
-	protobuf-c-compiler protobuf-compiler uuid-dev
+	protobuf-c-compiler protobuf-compiler uuid-dev patch
 	# iSCSI journal tests: a real target (tgtd) and libiscsi's tools; nft for path faults
 	tgt libiscsi-bin nftables
 	# handoff test of a real database (tests/handoff/pg.sh): the server and pgbench

@@ -143,9 +143,9 @@ check_consistent()
 # withholds it, like this project's test machines) the postmaster cannot be
 # dumped. Measured first, with a dump that leaves PostgreSQL running: if
 # CRIU refuses for exactly that reason, the test is skipped with CRIU's
-# lines; any other refusal fails it. A CRIU with
-# criu-rlimit-from-proc.patch reads the limits from /proc/PID/limits
-# instead; LIFEBOAT_CRIU=/path/to/that/criu runs the test with it.
+# lines; any other refusal fails it. contrib/install-criu.sh applies
+# contrib/criu/rlimit-from-proc.patch, which reads the limits from
+# /proc/PID/limits instead; LIFEBOAT_CRIU=/path/to/criu picks another CRIU.
 has_cap_sys_resource()
 {
 	local eff
@@ -169,7 +169,7 @@ pg_probe_dump()
 	rm -rf "$dir"
 	[[ -n "$(ho_app_pid a pg)" ]] || ho_fail "PostgreSQL died in the probe dump: $lines"
 	if ! has_cap_sys_resource && [[ $lines == *"Can't get rlimit"*"Operation not permitted"* ]]; then
-		ho_skip "CRIU cannot dump a task of another user without CAP_SYS_RESOURCE (not in this machine's capability bounding set) and PostgreSQL refuses to run as root (tests/handoff/criu-rlimit-from-proc.patch lifts it); CRIU says: $lines"
+		ho_skip "CRIU cannot dump a task of another user without CAP_SYS_RESOURCE (not in this machine's capability bounding set) and PostgreSQL refuses to run as root (contrib/criu/rlimit-from-proc.patch, applied by contrib/install-criu.sh, lifts it); CRIU says: $lines"
 	fi
 	ho_fail "CRIU cannot dump PostgreSQL: $lines"
 }
