@@ -271,6 +271,14 @@ static int parse_app(struct standby_app_rule *a, const char *key, const char *v)
 	return -ENOENT;
 }
 
+/* A node's lifeboatd control socket: an absolute path without ".." components. */
+static bool socket_path_valid(const char *v)
+{
+	size_t len = strlen(v);
+
+	return v[0] == '/' && !strstr(v, "/../") && !(len >= 3 && !strcmp(v + len - 3, "/.."));
+}
+
 static int parse_section(struct standby_config *cfg, const char *section, const char *key,
 			 const char *v)
 {
@@ -290,9 +298,8 @@ static int parse_section(struct standby_config *cfg, const char *section, const 
 			return parse_uint(v, &n->max_images);
 		if (!strcmp(key, "netns"))
 			return valid_name(v) ? copy_str(n->netns, sizeof(n->netns), v) : -EINVAL;
-		if (!strcmp(key, "socket"))	/* absolute, no "..": a unix socket path */
-			return v[0] == '/' && !strstr(v, "/../") ? copy_str(n->socket, sizeof(n->socket), v)
-								 : -EINVAL;
+		if (!strcmp(key, "socket"))
+			return socket_path_valid(v) ? copy_str(n->socket, sizeof(n->socket), v) : -EINVAL;
 		return -ENOENT;
 	}
 	if (!strncmp(section, "app ", 4)) {

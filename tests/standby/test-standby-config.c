@@ -95,6 +95,7 @@ static void test_config_sections(void **state)
 			      "memory_budget = 512M\n"
 			      "max_images = 3\n"
 			      "netns = lb-b\n"
+			      "socket = /run/lifeboat-b/control.sock\n"
 			      "[app web]\n"
 			      "nodes = B, C\n"
 			      "priority = -5\n"
@@ -115,6 +116,7 @@ static void test_config_sections(void **state)
 	assert_int_equal(n->memory_budget, 512ull << 20);
 	assert_int_equal(n->max_images, 3);
 	assert_string_equal(n->netns, "lb-b");
+	assert_string_equal(n->socket, "/run/lifeboat-b/control.sock");
 	a = standby_config_app(&cfg, "web");
 	assert_non_null(a);
 	assert_int_equal(a->n_nodes, 2);
@@ -138,6 +140,9 @@ static void test_config_refused(void **state)
 		"[node B]\nmemory_budget = 5T\n",
 		"[node ../x]\nmax_images = 1\n",
 		"[node B]\nnetns = ../../etc\n",
+		"[node B]\nsocket = relative.sock\n",
+		"[node B]\nsocket = /run/../etc/x.sock\n",
+		"[node B]\nsocket = /run/..\n",
 		"[app web]\nover_budget = sometimes\n",
 		"[app web]\nnodes = B,../C\n",
 		"[app web]\npriority = 100000\n",
