@@ -31,6 +31,7 @@
 
 #define LOG_PREFIX "handoff: "
 #include "lifeboat/log.h"
+#include "altread.h"
 #include "handoff.h"
 #include "handoff-node.h"
 #include "lifeboatd.h"
@@ -267,6 +268,7 @@ int handoff_node_listen(struct lifeboatd *d, int *ret_fd)
 {
 	int r;
 
+	(void)altread_start(d);		/* reads of our absorbing mounts, through the peer */
 	if (!d->cfg.listen_host[0])
 		return 0;
 	r = peer_listen(d->cfg.listen_host, d->cfg.listen_port, ret_fd, NULL);
@@ -274,6 +276,29 @@ int handoff_node_listen(struct lifeboatd *d, int *ret_fd)
 		return r;
 	log_info("listening for peers on %s port %u", d->cfg.listen_host, d->cfg.listen_port);
 	return 1;
+}
+
+/* 1 when the connection was an alternate read (answered), 0 when it is a handoff. */
+static int node_alt_read(struct lifeboatd *d, struct peer_conn *conn)
+{
+	const char *mounts[CONFIG_MOUNTS_MAX];
+	const uint8_t *p;
+	uint16_t type;
+	size_t len;
+	int r;
+
+	r = peer_recv(conn, &type, &p, &len);
+	if (r < 0)
+		return r;
+	if (type != PEER_MSG_ALT_READ) {
+		peer_recv_again(conn);
+		return 0;
+	}
+	for (unsigned i = 0; i < d->cfg.n_mounts; i++)
+		mounts[i] = d->cfg.mounts[i].path;
+	peer_conn_set_timeout(conn, 2000);
+	r = altread_serve(conn, p, len, mounts, d->cfg.n_mounts);
+	return r < 0 ? r : 1;
 }
 
 int handoff_node_accept(struct lifeboatd *d, int listen_fd)
@@ -300,7 +325,9 @@ int handoff_node_accept(struct lifeboatd *d, int listen_fd)
 	for (unsigned i = 0; i < d->cfg.n_mounts; i++)
 		if (d->cfg.mounts[i].journal[0])
 			own[hc.n_own_journals++] = journal_name_of(d->cfg.mounts[i].journal);
-	r = handoff_serve(conn, &hc, &ops, &pid);
+	r = node_alt_read(d, conn);
+	if (r == 0)
+		r = handoff_serve(conn, &hc, &ops, &pid);
 	peer_conn_free(conn);
 	return r;
 }

@@ -64,6 +64,9 @@ struct peer_conn {
 	char addr[INET6_ADDRSTRLEN + 8];
 	uint8_t *buf;
 	size_t buf_cap;
+	uint16_t last_type;	/* of the message in buf */
+	size_t last_len;
+	bool again;		/* peer_recv_again(): hand it out once more */
 };
 
 static const struct peer_key *ctx_find_peer(const struct peer_ctx *ctx, const char *name,
@@ -573,6 +576,13 @@ int peer_recv(struct peer_conn *conn, uint16_t *ret_type, const uint8_t **ret_pa
 	uint32_t len;
 	int r;
 
+	if (conn->again) {
+		conn->again = false;
+		*ret_type = conn->last_type;
+		*ret_payload = conn->buf;
+		*ret_len = conn->last_len;
+		return 0;
+	}
 	r = conn_read_all(conn, &h, sizeof(h));
 	if (r < 0)
 		return r;
@@ -593,10 +603,15 @@ int peer_recv(struct peer_conn *conn, uint16_t *ret_type, const uint8_t **ret_pa
 		return r;
 	if (le16toh(h.type) == PEER_MSG_ERROR)
 		return msg_take_error(conn, conn->buf, len);
-	*ret_type = le16toh(h.type);
+	*ret_type = conn->last_type = le16toh(h.type);
 	*ret_payload = conn->buf;
-	*ret_len = len;
+	*ret_len = conn->last_len = len;
 	return 0;
+}
+
+void peer_recv_again(struct peer_conn *conn)
+{
+	conn->again = true;
 }
 
 int peer_check_refusal(struct peer_conn *conn)

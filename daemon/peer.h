@@ -90,6 +90,9 @@ int peer_send(struct peer_conn *conn, uint16_t type, const void *payload, size_t
 int peer_recv(struct peer_conn *conn, uint16_t *ret_type, const uint8_t **ret_payload,
 	      size_t *ret_len);
 
+/* The next receive returns the message just received again (a dispatcher's peek). */
+void peer_recv_again(struct peer_conn *conn);
+
 /* Receives one message that must be of the given type (-EBADMSG otherwise). */
 int peer_recv_type(struct peer_conn *conn, uint16_t type, const uint8_t **ret_payload,
 		   size_t *ret_len);

@@ -31,6 +31,7 @@ struct lb_options {
 	unsigned int max_threads;
 	char *journal;		/* journal file */
 	char *status;		/* status file (JSON), rewritten at every change */
+	char *alt_read;		/* lifeboatd's alternate read socket, or NULL */
 	uint64_t queue_budget;	/* bytes the unflushed queue may hold */
 	double flush_interval;	/* seconds between flushes of the queue */
 	double hold;		/* seconds a request may wait for the path */

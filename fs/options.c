@@ -37,6 +37,8 @@ static const struct opt_desc opt_table[] = {
 	    "journal file (/var/lib/lifeboat/<mountpoint>.journal) or iSCSI LUN "
 	    "(iscsi://host[:port]/iqn/lun[?initiator=IQN&key=HEX&timeout=S])"),
 	OPT("status", OPT_STRING, status, "status file, JSON (/run/lifeboat/<mountpoint>.status)"),
+	OPT("alt_read", OPT_STRING, alt_read,
+	    "lifeboatd socket that reads through the peer what the store cannot answer while absorbing"),
 	OPT("queue_budget", OPT_BYTES, queue_budget, "bytes of unflushed mutations kept (64M)"),
 	OPT("flush_interval", OPT_SECONDS, flush_interval, "seconds between flushes of the store (1)"),
 	OPT("hold", OPT_SECONDS, hold, "seconds a request waits for a failed path (300)"),
@@ -309,6 +311,8 @@ void options_free(struct lb_options *opt)
 	free(opt->mountpoint);
 	free(opt->journal);
 	free(opt->status);
+	free(opt->alt_read);
+	opt->alt_read = NULL;
 	opt->store = opt->mountpoint = opt->journal = opt->status = NULL;
 }
 

@@ -40,6 +40,14 @@
  *
  * Version history:
  *   1 (0.2.0) first version: hello, error, image transfer, handoff.
+ *     Later, in the same version: ALT_READ/ALT_DATA (a node that does not
+ *     know them answers ERROR(EBADMSG), which the asker takes as "no").
+ *
+ * The alternate read (a node whose path to the store failed reads through
+ * its peer), one per connection:
+ *
+ *   HELLO ... ALT_READ(mount, path, offset, length) -->
+ *               <----------------------- ALT_DATA(bytes) or ERROR
  */
 #ifndef LIFEBOAT_PEER_PROTO_H
 #define LIFEBOAT_PEER_PROTO_H
@@ -60,6 +68,7 @@
 #define PEER_PATH_MAX 4095u		/* mount paths in HANDOFF_BEGIN */
 #define PEER_MOUNTS_MAX 16u		/* mounts in HANDOFF_BEGIN */
 #define PEER_CHUNK_MAX (256u << 10)	/* data bytes in one IMAGE_DATA */
+#define PEER_ALT_READ_MAX (1u << 20)	/* data bytes in one ALT_DATA */
 
 /* Image files: a flat directory (CRIU writes no subdirectories). */
 #define PEER_IMAGE_FILES_MAX 2048u
@@ -124,6 +133,15 @@ enum peer_msg_type {
 	PEER_MSG_HANDOFF_READY = 33,
 	/* Empty: go on; the sender will not resume unless RESULT says so. */
 	PEER_MSG_HANDOFF_COMMIT = 34,
+
+	/*
+	 * str mount path (absolute, one of the receiver's mounts), str path
+	 * relative to that mount (no "..", no symlink on the way, a regular
+	 * file), u64 offset, u32 length (<= PEER_ALT_READ_MAX). Read-only.
+	 */
+	PEER_MSG_ALT_READ = 48,
+	/* The bytes read (<= the length asked; short at end of file). */
+	PEER_MSG_ALT_DATA = 49,
 };
 
 #define PEER_HANDOFF_TCP_ESTABLISHED (1u << 0)

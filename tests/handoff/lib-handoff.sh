@@ -267,7 +267,8 @@ ho_node_start()
 	# its stale entries before a restore (handoff_drop_kernel_caches)
 	opts="allow_other,default_permissions,journal=$(ho_journal "$n"),status=$HO_W/$n/status.json"
 	opts+=",flush_interval=0.5,hold=60"
-	local v="HO_INITIATOR_$n"
+	local v="HO_INITIATOR_$n" x="HO_FS_OPTS_$n"
+	opts+=${!x:+,${!x}}	# more options of this node's lifeboatfs (altread.sh)
 
 	env ${!v:+LIFEBOAT_ISCSI_INITIATOR=${!v}} \
 	nsenter --net="/run/netns/$(ho_netns "$n")" -- unshare --mount --propagation slave -- \

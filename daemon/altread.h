@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * altread.h - the alternate read path in lifeboatd (see
+ * include/lifeboat/altread-proto.h): the asking side forwards its mounts'
+ * reads to the peer; the serving side answers them from its own mounts.
+ */
+#ifndef LIFEBOAT_ALTREAD_H
+#define LIFEBOAT_ALTREAD_H
+
+#include <stddef.h>
+
+#include "peer.h"
+
+struct lifeboatd;
+
+/*
+ * Listens on state_dir/altread.sock and forwards every read to the first
+ * configured peer, on a thread of its own (so a daemon busy with a handoff
+ * still answers). 0, or -errno; no peer configured is 0 (nothing to do).
+ */
+int altread_start(struct lifeboatd *d);
+
+/*
+ * Answers the ALT_READ just received on conn (payload p, len bytes): reads
+ * the file beneath one of mounts, read-only, no "..", no symlinks, regular
+ * files only. Anything else is refused with ERROR. Returns 0 or -errno.
+ */
+int altread_serve(struct peer_conn *conn, const uint8_t *p, size_t len,
+		  const char *const *mounts, size_t n_mounts);
+
+#endif
