@@ -130,6 +130,7 @@ static int ask_peer(struct asker *s, const struct alt_ask *a, struct peer_conn *
 		wire_put_str(&w, a->path);
 		wire_put_u64(&w, a->q.offset);
 		wire_put_u32(&w, a->q.length);
+		wire_put_u64(&w, a->q.ino);
 		r = wire_put_done(&w);
 		if (r == 0)
 			r = peer_send(conn, PEER_MSG_ALT_READ, w.buf, w.len);

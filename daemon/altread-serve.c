@@ -26,6 +26,7 @@ struct alt_request {
 	char path[PEER_PATH_MAX + 1];
 	uint64_t offset;
 	uint32_t length;
+	uint64_t ino;
 };
 
 static int request_decode(const uint8_t *p, size_t len, struct alt_request *q)
@@ -37,6 +38,7 @@ static int request_decode(const uint8_t *p, size_t len, struct alt_request *q)
 	wire_get_str(&w, q->path, PEER_PATH_MAX);
 	q->offset = wire_get_u64(&w);
 	q->length = wire_get_u32(&w);
+	q->ino = wire_get_u64(&w);
 	return wire_get_done(&w);
 }
 
@@ -56,7 +58,7 @@ static const char *path_refusal(const char *path)
 	return NULL;
 }
 
-static int open_beneath(const char *mount, const char *path)
+static int open_beneath(const char *mount, const char *path, uint64_t ino)
 {
 	struct open_how how = { .flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
 				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
@@ -74,6 +76,10 @@ static int open_beneath(const char *mount, const char *path)
 	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
 		close(fd);
 		return -EINVAL;
+	}
+	if (fd >= 0 && ino && st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;		/* the name leads to another file here */
 	}
 	return fd;
 }
@@ -127,7 +133,7 @@ int altread_serve(struct peer_conn *conn, const uint8_t *p, size_t len,
 		return peer_send_error(conn, log_error_errno(-EPERM, "peer '%s' asks to read %s: '%s'",
 							     peer_conn_name(conn), why, q.path),
 				       "%s is refused", why);
-	fd = open_beneath(q.mount, q.path);
+	fd = open_beneath(q.mount, q.path, q.ino);
 	if (fd < 0)
 		return peer_send_error(conn, log_notice_errno(fd, "peer '%s' asks to read '%s' of '%s': refused",
 							      peer_conn_name(conn), q.path, q.mount),

@@ -11,6 +11,8 @@
  * Only files without an overlay are asked: once absorbing, everything this
  * mount acknowledged and the store may lack (the unflushed queue included)
  * is in the overlay, so the store's bytes are the right ones for the rest.
+ * The name asked is this mount's; a rename it absorbed may have given it to
+ * another file of the store, so the peer also checks the inode number.
  */
 #include <errno.h>
 #include <limits.h>
@@ -73,12 +75,13 @@ static int recv_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static ssize_t ask(int fd, const char *mount, const char *path, char *buf, size_t size, off_t off)
+static ssize_t ask(int fd, const char *mount, const char *path, uint64_t ino, char *buf,
+		   size_t size, off_t off)
 {
 	struct altread_req q = { .magic = ALTREAD_MAGIC, .version = ALTREAD_VERSION,
 				 .mount_len = (uint32_t)strlen(mount),
 				 .path_len = (uint32_t)strlen(path), .offset = (uint64_t)off,
-				 .length = (uint32_t)size };
+				 .length = (uint32_t)size, .ino = ino };
 	struct iovec iov[3] = { { &q, sizeof(q) },
 				{ (void *)mount, q.mount_len },
 				{ (void *)path, q.path_len } };
@@ -103,6 +106,7 @@ static ssize_t ask(int fd, const char *mount, const char *path, char *buf, size_
 ssize_t altread_read(struct lb_fs *fs, struct lb_inode *inode, char *buf, size_t size, off_t off)
 {
 	char path[PATH_MAX];
+	uint64_t ino;
 	bool has_ov;
 	ssize_t n;
 	int fd, r;
@@ -119,10 +123,13 @@ ssize_t altread_read(struct lb_fs *fs, struct lb_inode *inode, char *buf, size_t
 	r = inode_path(fs, inode, NULL, path, sizeof(path));
 	if (r < 0)
 		return r;
+	pthread_mutex_lock(&fs->inodes_lock);
+	ino = inode->ino;
+	pthread_mutex_unlock(&fs->inodes_lock);
 	fd = sock_connect(fs->opt.alt_read);
 	if (fd < 0)
 		return log_debug_errno(fd, "cannot reach '%s'", fs->opt.alt_read), fd;
-	n = ask(fd, fs->opt.mountpoint, path, buf, size, off);
+	n = ask(fd, fs->opt.mountpoint, path, ino, buf, size, off);
 	close(fd);
 	if (n < 0)
 		log_notice_errno((int)n, "read of '%s' at %lld not answered by the peer: holding", path,

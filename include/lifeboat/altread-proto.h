@@ -34,6 +34,7 @@ struct altread_req {
 	uint64_t offset;
 	uint32_t length;	/* <= ALTREAD_LEN_MAX */
 	uint32_t reserved2;
+	uint64_t ino;		/* the store's inode number of the file, as the mount knows it */
 };
 
 struct altread_reply {

@@ -137,7 +137,11 @@ enum peer_msg_type {
 	/*
 	 * str mount path (absolute, one of the receiver's mounts), str path
 	 * relative to that mount (no "..", no symlink on the way, a regular
-	 * file), u64 offset, u32 length (<= PEER_ALT_READ_MAX). Read-only.
+	 * file), u64 offset, u32 length (<= PEER_ALT_READ_MAX), u64 inode
+	 * number (the store's, as the asker knows the file; 0: unchecked): a
+	 * file of that name but another inode is refused (ESTALE), so a name
+	 * the asker's absorbed renames moved is never read as another file.
+	 * Read-only.
 	 */
 	PEER_MSG_ALT_READ = 48,
 	/* The bytes read (<= the length asked; short at end of file). */

@@ -38,7 +38,7 @@ def ask(sock_path, mount, path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(sock_path)
-    s.sendall(struct.pack("=IHHIIQII", MAGIC, 1, 0, len(m), len(p), 0, 4096, 0) + m + p)
+    s.sendall(struct.pack("=IHHIIQIIQ", MAGIC, 1, 0, len(m), len(p), 0, 4096, 0, 0) + m + p)
     hdr = b""
     while len(hdr) < 16:
         c = s.recv(16 - len(hdr))

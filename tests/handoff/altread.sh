@@ -5,9 +5,10 @@
 #   a process on a opens a file while a's path is healthy; a's path then
 #   fails (EIO) and it reads regions it never read before: each read is
 #   answered within a second with the store's bytes, read through b;
-#   a file b cannot find (renamed in the store) is not answered by b: that
-#   read waits for a's path as without the option, and completes with the
-#   right bytes once the path is back;
+#   a file b cannot find (renamed in the store), or whose name leads to
+#   another inode on b, is not answered by b: that read waits for a's path
+#   as without the option, and completes with the right bytes once the
+#   path is back;
 #   requests b must refuse ("..", a symlink) and one a refuses itself (a
 #   directory that is not a configured mount) are answered with an error.
 set -u
@@ -25,6 +26,8 @@ ho_net_up
 mkdir -p "$HO_W/store"
 head -c $((8 * MIB)) /dev/urandom >"$HO_W/store/big"
 head -c $((2 * MIB)) /dev/urandom >"$HO_W/store/moved"
+head -c $((2 * MIB)) /dev/urandom >"$HO_W/store/swapped"
+head -c $((2 * MIB)) /dev/urandom >"$HO_W/other"
 ln -s big "$HO_W/store/link"
 ho_faultfs_up
 HO_FS_OPTS_a="alt_read=$HO_STATE/a/altread.sock"
@@ -67,6 +70,7 @@ line_of()
 
 reader fresh "$HO_W/mnt/big" $((4 * MIB)) $MIB $((6 * MIB)) 65536 $((8 * MIB - 1000)) 4096
 reader held "$HO_W/mnt/moved" $MIB 65536
+reader swap "$HO_W/mnt/swapped" $MIB 65536
 
 ho_log "a's path fails (EIO)"
 ho_faultctl fail EIO >/dev/null || ho_fail "faultctl fail"
@@ -95,6 +99,17 @@ grep -q "not answered by the peer: holding" "$HO_W/log/lifeboatfs-a.log" ||
 	ho_fail "a's lifeboatfs does not say the peer did not answer"
 ho_log "a read b cannot answer waits for a's path"
 
+# the name is another file in the store now: b must not answer with its bytes
+mv "$HO_W/store/swapped" "$HO_W/store/swapped.orig"
+cp "$HO_W/other" "$HO_W/store/swapped"
+touch "$HO_W/swap.go"
+if line=$(line_of swap 2 3); then
+	ho_fail "a read of a file whose name leads to another inode on b was answered: $line"
+fi
+grep -q "asks to read 'swapped' .*Stale file handle" "$HO_W/log/lifeboatd-b.log" ||
+	ho_fail "b does not refuse a name that leads to another file"
+ho_log "a read whose name leads to another file on b waits for a's path"
+
 # refusals
 ask() { python3 "$HO_DIR/altread.py" ask "$HO_STATE/a/altread.sock" "$@"; }
 out=$(ask "$HO_W/mnt" "../store/big") || ho_fail "ask .. failed"
@@ -110,9 +125,13 @@ grep -q "asks to read a path with '..'" "$HO_W/log/lifeboatd-b.log" ||
 ho_log "refused: '..', a symlink, a directory that is not a mount"
 
 mv "$HO_W/store/moved2" "$HO_W/store/moved"
+mv "$HO_W/store/swapped.orig" "$HO_W/store/swapped"
 ho_faultctl heal >/dev/null || ho_fail "faultctl heal"
 read -r off len sha ms < <(line_of held 2 90) || ho_fail "the held read did not complete after the path came back"
 [[ $len == 65536 && $sha == "$(sha_of "$HO_W/store/moved" $MIB 65536)" ]] ||
 	ho_fail "the held read returned wrong bytes ($len)"
 ho_log "the held read completed after the path came back ($ms ms)"
+read -r off len sha ms < <(line_of swap 2 30) || ho_fail "the second held read did not complete"
+[[ $len == 65536 && $sha == "$(sha_of "$HO_W/store/swapped" $MIB 65536)" ]] ||
+	ho_fail "the second held read returned wrong bytes ($len)"
 HO_OK=1
