@@ -102,17 +102,19 @@ static ssize_t read_range(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
-static bool is_our_mount(const char *mount, const char *const *mounts, size_t n)
+static const struct altread_mount *find_mount(const char *mount, const struct altread_mount *mounts,
+					     size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(mount, mounts[i]) == 0)
-			return true;
-	return false;
+		if (strcmp(mount, mounts[i].path) == 0)
+			return &mounts[i];
+	return NULL;
 }
 
 int altread_serve(struct peer_conn *conn, const uint8_t *p, size_t len,
-		  const char *const *mounts, size_t n_mounts)
+		  const struct altread_mount *mounts, size_t n_mounts)
 {
+	const struct altread_mount *m;
 	struct alt_request q;
 	const char *why;
 	uint8_t *buf;
@@ -124,7 +126,12 @@ int altread_serve(struct peer_conn *conn, const uint8_t *p, size_t len,
 	if (q.length == 0 || q.length > PEER_ALT_READ_MAX || q.offset > (uint64_t)INT64_MAX - q.length)
 		return peer_send_error(conn, -EINVAL, "alternate read of %u bytes at %llu refused",
 				       q.length, (unsigned long long)q.offset);
-	if (!is_our_mount(q.mount, mounts, n_mounts))
+	m = find_mount(q.mount, mounts, n_mounts);
+	if (m && m->absorbing)
+		return peer_send_error(conn, log_notice_errno(-EAGAIN, "peer '%s' asks to read '%s', whose path fails here too",
+							      peer_conn_name(conn), q.mount),
+				       "this node's path to '%s' fails too", q.mount);
+	if (!m)
 		return peer_send_error(conn, log_error_errno(-EPERM, "peer '%s' asks to read from '%s', not a mount of this node",
 							     peer_conn_name(conn), q.mount),
 				       "'%s' is not a mount of this node", q.mount);

@@ -7,6 +7,7 @@
 #ifndef LIFEBOAT_ALTREAD_H
 #define LIFEBOAT_ALTREAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "peer.h"
@@ -20,12 +21,19 @@ struct lifeboatd;
  */
 int altread_start(struct lifeboatd *d);
 
+struct altread_mount {
+	const char *path;	/* the mount point, as configured */
+	bool absorbing;		/* its own path fails: a read would wait */
+};
+
 /*
  * Answers the ALT_READ just received on conn (payload p, len bytes): reads
  * the file beneath one of mounts, read-only, no "..", no symlinks, regular
- * files only. Anything else is refused with ERROR. Returns 0 or -errno.
+ * files only. Anything else is refused with ERROR, and so is a read of a
+ * mount that absorbs (it would hold this node's only thread). Returns 0 or
+ * -errno.
  */
 int altread_serve(struct peer_conn *conn, const uint8_t *p, size_t len,
-		  const char *const *mounts, size_t n_mounts);
+		  const struct altread_mount *mounts, size_t n_mounts);
 
 #endif

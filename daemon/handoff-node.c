@@ -278,10 +278,12 @@ int handoff_node_listen(struct lifeboatd *d, int *ret_fd)
 	return 1;
 }
 
+static const char *status_state(const char *file);
+
 /* 1 when the connection was an alternate read (answered), 0 when it is a handoff. */
 static int node_alt_read(struct lifeboatd *d, struct peer_conn *conn)
 {
-	const char *mounts[CONFIG_MOUNTS_MAX];
+	struct altread_mount mounts[CONFIG_MOUNTS_MAX];
 	const uint8_t *p;
 	uint16_t type;
 	size_t len;
@@ -294,8 +296,12 @@ static int node_alt_read(struct lifeboatd *d, struct peer_conn *conn)
 		peer_recv_again(conn);
 		return 0;
 	}
-	for (unsigned i = 0; i < d->cfg.n_mounts; i++)
-		mounts[i] = d->cfg.mounts[i].path;
+	for (unsigned i = 0; i < d->cfg.n_mounts; i++) {
+		const struct config_mount *m = &d->cfg.mounts[i];
+
+		mounts[i].path = m->path;
+		mounts[i].absorbing = m->status[0] && strcmp(status_state(m->status), "absorbing") == 0;
+	}
 	peer_conn_set_timeout(conn, 2000);
 	r = altread_serve(conn, p, len, mounts, d->cfg.n_mounts);
 	return r < 0 ? r : 1;

@@ -9,6 +9,8 @@
 #   another inode on b, is not answered by b: that read waits for a's path
 #   as without the option, and completes with the right bytes once the
 #   path is back;
+#   while b's own path fails too, b refuses at once (its lifeboatd stays
+#   free for other work) and a's read waits for a's path;
 #   requests b must refuse ("..", a symlink) and one a refuses itself (a
 #   directory that is not a configured mount) are answered with an error.
 set -u
@@ -30,9 +32,26 @@ head -c $((2 * MIB)) /dev/urandom >"$HO_W/store/swapped"
 head -c $((2 * MIB)) /dev/urandom >"$HO_W/other"
 ln -s big "$HO_W/store/link"
 ho_faultfs_up
+# b's path through a faultfs of its own, to fail it too at the end
+ho_test_cleanup()
+{
+	[[ -n "${FB_PID:-}" ]] || return 0
+	"$FAULTCTL" "$HO_W/faultfs-b.ctl" heal >/dev/null 2>&1
+	fusermount3 -u -z "$HO_W/faulty-b" 2>/dev/null
+	kill "$FB_PID" 2>/dev/null
+	wait "$FB_PID" 2>/dev/null
+}
+mkdir -p "$HO_W/faulty-b"
+"$FAULTFS" "$HO_W/store" "$HO_W/faulty-b" --ctl "$HO_W/faultfs-b.ctl" -f -o allow_other \
+	</dev/null >"$HO_W/log/faultfs-b.log" 2>&1 &
+FB_PID=$!
+for ((i = 0; i < 100; i++)); do
+	[[ "$(findmnt -n -o FSTYPE --mountpoint "$HO_W/faulty-b" | tail -n 1)" == fuse* ]] && break
+	sleep 0.05
+done
 HO_FS_OPTS_a="alt_read=$HO_STATE/a/altread.sock"
 ho_node_start a b "$HO_W/faulty"
-ho_node_start b a "$HO_W/store"
+ho_node_start b a "$HO_W/faulty-b"
 for ((i = 0; i < 50; i++)); do
 	[[ -S "$HO_STATE/a/altread.sock" ]] && break
 	sleep 0.1
@@ -40,6 +59,7 @@ done
 [[ -S "$HO_STATE/a/altread.sock" ]] || ho_fail "lifeboatd on a has no alternate read socket"
 
 nsa() { nsenter -t "$HO_NODE_PID_a" -m -n -- "$@"; }
+nsb() { nsenter -t "$HO_NODE_PID_b" -m -n -- "$@"; }
 
 # reader NAME FILE OFF LEN...: a process on a, output in $HO_W/NAME.out
 reader()
@@ -71,6 +91,7 @@ line_of()
 reader fresh "$HO_W/mnt/big" $((4 * MIB)) $MIB $((6 * MIB)) 65536 $((8 * MIB - 1000)) 4096
 reader held "$HO_W/mnt/moved" $MIB 65536
 reader swap "$HO_W/mnt/swapped" $MIB 65536
+reader both "$HO_W/mnt/big" $((2 * MIB)) 65536
 
 ho_log "a's path fails (EIO)"
 ho_faultctl fail EIO >/dev/null || ho_fail "faultctl fail"
@@ -124,6 +145,25 @@ grep -q "asks to read a path with '..'" "$HO_W/log/lifeboatd-b.log" ||
 	ho_fail "b does not log the refusal of '..'"
 ho_log "refused: '..', a symlink, a directory that is not a mount"
 
+# b's path fails too: b refuses at once instead of holding its only thread
+"$FAULTCTL" "$HO_W/faultfs-b.ctl" fail EIO >/dev/null || ho_fail "faultctl fail (b)"
+nsb dd if="$HO_W/mnt/big" of=/dev/null bs=4096 skip=$((3 * MIB / 4096)) count=1 status=none &
+for ((i = 0; i < 100; i++)); do
+	grep -q '"state": *"absorbing"' "$HO_W/b/status.json" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q '"state": *"absorbing"' "$HO_W/b/status.json" || ho_fail "b's lifeboatfs does not absorb"
+touch "$HO_W/both.go"
+if line=$(line_of both 2 3); then
+	ho_fail "a read was answered while both paths fail: $line"
+fi
+grep -q "whose path fails here too" "$HO_W/log/lifeboatd-b.log" ||
+	ho_fail "b does not refuse a read of a mount that absorbs"
+timeout 2 bash -c 'LIFEBOAT_SOCKET="$1" "$2" ping' _ "$HO_W/b/control.sock" "$LIFEBOAT" >/dev/null ||
+	ho_fail "b's lifeboatd does not answer while its path fails"
+"$FAULTCTL" "$HO_W/faultfs-b.ctl" heal >/dev/null || ho_fail "faultctl heal (b)"
+ho_log "with b's path failed too, b refuses at once and a's read waits"
+
 mv "$HO_W/store/moved2" "$HO_W/store/moved"
 mv "$HO_W/store/swapped.orig" "$HO_W/store/swapped"
 ho_faultctl heal >/dev/null || ho_fail "faultctl heal"
@@ -134,4 +174,7 @@ ho_log "the held read completed after the path came back ($ms ms)"
 read -r off len sha ms < <(line_of swap 2 30) || ho_fail "the second held read did not complete"
 [[ $len == 65536 && $sha == "$(sha_of "$HO_W/store/swapped" $MIB 65536)" ]] ||
 	ho_fail "the second held read returned wrong bytes ($len)"
+read -r off len sha ms < <(line_of both 2 30) || ho_fail "the third held read did not complete"
+[[ $len == 65536 && $sha == "$(sha_of "$HO_W/store/big" $((2 * MIB)) 65536)" ]] ||
+	ho_fail "the third held read returned wrong bytes ($len)"
 HO_OK=1

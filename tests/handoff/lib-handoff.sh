@@ -387,6 +387,7 @@ ho_cleanup()
 		kill "$HO_FAULTFS_PID" 2>/dev/null
 		wait "$HO_FAULTFS_PID" 2>/dev/null
 	fi
+	declare -F ho_test_cleanup >/dev/null && ho_test_cleanup	# a test's own mounts
 	for n in a b c; do
 		ip netns del "$(ho_netns $n)" 2>/dev/null
 	done
