@@ -328,16 +328,19 @@ static void keep_journal_copy(struct lb_fs *fs)
 		close(out);
 }
 
-static int replay_journal(struct lb_fs *fs, struct journal_replay_stats *stats)
+static int replay_only(struct lb_fs *fs, struct journal_replay_stats *stats)
 {
 	struct journal_scan_result scan;
-	int r;
 
 	keep_journal_copy(fs);
-	r = journal_replay(fs->journal, fs->mount_fd, 0, stats, &scan);
-	if (r < 0)
-		return r;
-	return journal_reset(fs->journal);
+	return journal_replay(fs->journal, fs->mount_fd, 0, stats, &scan);
+}
+
+static int replay_journal(struct lb_fs *fs, struct journal_replay_stats *stats)
+{
+	int r = replay_only(fs, stats);
+
+	return r < 0 ? r : journal_reset(fs->journal);
 }
 
 /* ABSORBING -> RECOVERING -> HEALTHY, or back to ABSORBING. */
@@ -354,7 +357,19 @@ static void absorb_recover(struct lb_fs *fs)
 	fs->stats.replay_done = 0;
 	pthread_mutex_unlock(&fs->state_mutex);
 
-	r = replay_journal(fs, &stats);
+	ov_keep_bases(fs);
+	r = replay_only(fs, &stats);
+	if (r >= 0) {
+		realize_virtuals(fs);
+		/*
+		 * The replay syncs what it touched by the paths of its records,
+		 * which later records may have renamed: sync every object the
+		 * overlay stands for by its name now, before the journal goes.
+		 */
+		r = ov_sync_all(fs);
+		if (r >= 0)
+			r = journal_reset(fs->journal);
+	}
 	if (r == -ESTALE && journal_get_state(fs->journal) == JOURNAL_STATE_FENCED) {
 		reclaim_after_takeover(fs);
 		set_state(fs, LB_HEALTHY);
@@ -369,7 +384,6 @@ static void absorb_recover(struct lb_fs *fs)
 		mode_wrunlock(fs);
 		return;
 	}
-	realize_virtuals(fs);
 	inode_retired_drop_all(fs);
 	ov_drop_all(fs);
 	pthread_mutex_lock(&fs->state_mutex);

@@ -96,6 +96,7 @@ struct ov_node {
 	struct ov_file *data;		/* regular files */
 	struct ov_dirent *entries;	/* directories: names changed while absorbing */
 	bool virt;			/* created since the last sync: nothing on the store */
+	int base_fd;			/* kept open for a replay that removes the object, or -1 */
 };
 
 /*
@@ -131,6 +132,17 @@ void queue_free_list(struct lb_fs *fs, struct lb_qentry *head);
 void queue_stats(struct lb_fs *fs, uint64_t *ret_bytes, uint64_t *ret_records);
 bool queue_holds_not_removals(struct lb_fs *fs);
 int queue_flush_once(struct lb_fs *fs);
+bool queue_holds_inode(struct lb_fs *fs, struct lb_inode *inode);
+bool queue_read_contradicts(struct lb_fs *fs, struct lb_inode *inode, uint64_t off,
+			    const void *data, size_t len);
+bool queue_touches_after(struct lb_fs *fs, struct lb_inode *inode, uint64_t seq);
+
+/* flushplan.c: one flush on a store that is a FUSE file system */
+struct flush_plan;
+int flush_plan_build(struct lb_fs *fs, struct lb_qentry *first, uint64_t upto, uint64_t mark,
+		     struct flush_plan **ret);
+int flush_plan_run(struct lb_fs *fs, struct flush_plan *p);
+void flush_plan_free(struct lb_fs *fs, struct flush_plan *p);
 int space_refresh(struct lb_fs *fs);
 void space_freed(struct lb_fs *fs, int64_t bytes);
 int queue_start_flusher(struct lb_fs *fs);
@@ -163,6 +175,8 @@ int ov_apply_record(struct lb_fs *fs, const struct journal_record *rec, struct l
 int ov_check(struct lb_fs *fs, struct lb_mut *m);
 struct ov_dirent *ov_dirent_find(struct ov_node *dir, const char *name);
 void ov_drop_all(struct lb_fs *fs);
+void ov_keep_bases(struct lb_fs *fs);
+int ov_sync_all(struct lb_fs *fs);
 ssize_t ov_read(struct lb_fs *fs, struct lb_inode *inode, int fd, void *buf, size_t len,
 		off_t off);
 bool ov_getattr(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st);

@@ -122,9 +122,17 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 
 	r = getattr_store(fs, inode, fi, &st);
+	log_debug("getattr %p (%s): store %d nlink %lu size %lld", (void *)inode,
+		  lb_state_name(fs->state), r, (unsigned long)st.st_nlink, (long long)st.st_size);
+	if (r == 0 && inode_store_lost(fs, inode, &st))
+		r = -ESTALE;
 	if (r < 0 && is_path_failure(fs, r)) {
 		absorb_begin(fs, r);
-		inode_stat_get(fs, inode, &st);
+		pthread_mutex_lock(&fs->ov_lock);
+		have = ov_getattr(fs, inode, &st);
+		pthread_mutex_unlock(&fs->ov_lock);
+		if (!have)
+			inode_stat_get(fs, inode, &st);
 		r = 0;
 	} else if (r == 0) {
 		inode_stat_set(fs, inode, &st);

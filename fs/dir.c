@@ -40,6 +40,10 @@ int entry_new(struct lb_fs *fs, struct lb_inode *dir, int dfd, const char *name,
 		close(fd);
 		return r;
 	}
+	if (ret_st->st_nlink == 0) {
+		close(fd);
+		return -ENOENT;	/* made, then lost by the store: see store_lost() */
+	}
 	return inode_from_fd(fs, fd, ret_st, dir, name, ret_inode);
 }
 
@@ -121,6 +125,7 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	for (;;) {
 		if (fs->state != LB_HEALTHY && lookup_overlay(fs, dir, name, &inode, &st)) {
+			log_debug("lookup '%s' in %p: overlay %p", name, (void *)dir, (void *)inode);
 			if (!inode)
 				return reply_negative(req);
 			return reply_entry(req, inode, &st);
@@ -141,6 +146,9 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			r = inode_lookup_child(fs, dir, fd, name, &e);
 			inode_fd_put(fs, dir);
 		}
+		/* A name the mount made and never removed: the store lost it. */
+		if (r == -ENOENT && inode_name_bound(fs, dir, name) && queue_holds_inode(fs, dir))
+			r = -ESTALE;
 		if (r >= 0 || !is_path_failure(fs, r))
 			break;
 		if (fs->state == LB_HEALTHY) {
@@ -151,6 +159,9 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (r < 0)
 			return (void)fuse_reply_err(req, -r);
 	}
+	log_debug("lookup '%s' in %p: %d -> %p nlink %lu size %lld", name, (void *)dir, r,
+		  r == 0 ? (void *)(uintptr_t)e.ino : NULL, r == 0 ? (unsigned long)e.attr.st_nlink : 0,
+		  r == 0 ? (long long)e.attr.st_size : 0);
 	if (r == -ENOENT) {
 		inode_name_absent(fs, dir, name, true);
 		return reply_negative(req);

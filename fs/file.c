@@ -276,6 +276,21 @@ static char *thread_buf(size_t size)
 	return read_buf;
 }
 
+/*
+ * A short read where the mount's own writes left data, of a file the queue
+ * holds: the store lost what it had not made durable (see inode_store_lost()).
+ */
+static bool read_lost_data(struct lb_fs *fs, struct lb_inode *inode, size_t size, off_t off,
+			   ssize_t n)
+{
+	struct stat known;
+
+	if (n < 0 || (size_t)n == size || fs->state != LB_HEALTHY)
+		return false;
+	inode_stat_get(fs, inode, &known);
+	return off + n < known.st_size && queue_holds_inode(fs, inode);
+}
+
 static ssize_t read_store(struct lb_fs *fs, struct lb_file *f, char *buf, size_t size, off_t off)
 {
 	int fd = file_fd(fs, f);
@@ -286,7 +301,12 @@ static ssize_t read_store(struct lb_fs *fs, struct lb_file *f, char *buf, size_t
 	n = pread(fd, buf, size, off);
 	if (n < 0 && errno == ESTALE && inode_reresolve(fs, f->inode) == 0)
 		n = pread(f->fd, buf, size, off);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	if (read_lost_data(fs, f->inode, size, off, n) ||
+	    (fs->state == LB_HEALTHY && queue_read_contradicts(fs, f->inode, (uint64_t)off, buf, (size_t)n)))
+		return -ESTALE;
+	return n;
 }
 
 /*
@@ -298,6 +318,7 @@ void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	struct lb_fs *fs = fs_of(req);
 	struct lb_file *f = file_of(fi);
 	char *buf = thread_buf(size);
+	bool recovered_once = false;
 	ssize_t n;
 
 	if (!buf)
@@ -310,6 +331,16 @@ void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 			n = read_store(fs, f, buf, size, off);
 		if (n >= 0 || (!is_path_failure(fs, (int)n) && n != -EAGAIN))
 			break;
+		/*
+		 * Still stale after a recovery while the store answers: the
+		 * object is gone from it for good, absorbing again cannot help.
+		 */
+		if (n == -ESTALE && recovered_once && fs->state == LB_HEALTHY) {
+			log_warning("a read finds its object gone from the store after recovery");
+			n = -EIO;
+			break;
+		}
+		log_debug("read %p fd %d ov %p: %zd", (void *)f->inode, f->fd, (void *)f->inode->ov, n);
 		if (n != -EAGAIN)
 			absorb_begin(fs, (int)n);
 		/* the store's bytes, through the peer: no wait on the dead path */
@@ -319,6 +350,7 @@ void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		n = hold_wait(fs);
 		if (n < 0)
 			break;
+		recovered_once = true;
 	}
 	if (n < 0)
 		return (void)fuse_reply_err(req, (int)-n);

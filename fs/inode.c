@@ -714,6 +714,44 @@ int inode_path(struct lb_fs *fs, struct lb_inode *inode, const char *name, char 
 	return 0;
 }
 
+/* Whether a name the mount knows still leads to @inode (the root always has one). */
+bool inode_named(struct lb_fs *fs, struct lb_inode *inode)
+{
+	char path[PATH_MAX];
+
+	return inode_path(fs, inode, NULL, path, sizeof(path)) != -ENOENT;
+}
+
+/* Whether the mount knows @name in @dir as the name of an object. */
+bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name)
+{
+	bool r;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	r = names_find_locked(fs, dir, name) != NULL;
+	pthread_mutex_unlock(&fs->inodes_lock);
+	return r;
+}
+
+/*
+ * The store shows an object the mount made or changed since the last flush
+ * with no link although a name the mount never removed leads to it, or
+ * shorter than the mount's own writes left it: the store lost what it had
+ * not made durable (a path failure rolled it back). Objects the queue does
+ * not hold are durable and cannot have been rolled back.
+ */
+bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
+{
+	struct stat known;
+
+	inode_stat_get(fs, inode, &known);
+	if (st->st_nlink != 0 && !(S_ISREG(st->st_mode) && st->st_size < known.st_size))
+		return false;
+	if (st->st_nlink == 0 && !inode_named(fs, inode))
+		return false;	/* unlinked through the mount, still open */
+	return fs->state == LB_HEALTHY && queue_holds_inode(fs, inode);
+}
+
 void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st)
 {
 	pthread_mutex_lock(&fs->inodes_lock);
@@ -735,6 +773,16 @@ void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, boo
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (exact || (uint64_t)inode->st.st_size < end)
 		inode->st.st_size = (off_t)end;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/* The replay left the object as the overlay showed it: its size and links. */
+void inode_note_replayed(struct lb_fs *fs, struct lb_inode *inode, const struct stat *attr)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (S_ISREG(attr->st_mode))
+		inode->st.st_size = attr->st_size;
+	inode->st.st_nlink = attr->st_nlink;
 	pthread_mutex_unlock(&fs->inodes_lock);
 }
 
@@ -817,6 +865,7 @@ int inode_reresolve(struct lb_fs *fs, struct lb_inode *inode)
 	if (fs->state != LB_HEALTHY || fstatat(fs->root.fd, "", &st, AT_EMPTY_PATH) < 0)
 		return -ESTALE;	/* the path itself may be down: that is absorb's call */
 	r = inode_path(fs, inode, NULL, path, sizeof(path));
+	log_debug("reresolve %p: path '%s': %d", (void *)inode, r < 0 ? "" : path, r);
 	if (r < 0)
 		return r;
 	fd = openat(fs->root.fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -86,6 +86,8 @@ struct lb_inode {
 	struct lb_dirset *dirset;	/* all names, when complete; protected by fs->inodes_lock */
 	struct lb_acl *acl[2];		/* POSIX ACLs last seen (access, default); inodes_lock */
 	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
+	size_t flush_slot;		/* where the flush marked it has it; flusher thread only */
+	unsigned int queued;		/* queue entries changing its content; fs->queue.lock */
 };
 
 struct lb_fs {
@@ -181,9 +183,13 @@ void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 		      const char *name);
 struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const char *name);
 int inode_path(struct lb_fs *fs, struct lb_inode *inode, const char *name, char *buf, size_t len);
+bool inode_named(struct lb_fs *fs, struct lb_inode *inode);
+bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name);
+bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
 void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st);
 void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
 void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, bool exact);
+void inode_note_replayed(struct lb_fs *fs, struct lb_inode *inode, const struct stat *attr);
 struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, const char *name,
 				   const struct stat *st);
 void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode);
@@ -221,6 +227,7 @@ void dirset_add_locked(struct lb_inode *dir, const char *name);
 void dirset_del_locked(struct lb_inode *dir, const char *name);
 bool dirset_knows_absent_locked(struct lb_inode *dir, const char *name);
 int dirset_empty_locked(const struct lb_inode *dir);
+ssize_t dirset_count_locked(const struct lb_inode *dir);
 bool names_primary_locked(const struct lb_inode *inode, struct lb_inode **ret_parent,
 			  const char **ret_name);
 

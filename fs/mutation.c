@@ -78,7 +78,8 @@ static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode)
 	fd = inode_fd_get(fs, inode);
 	if (fd < 0)
 		return;
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !inode_store_lost(fs, inode, &st))
 		inode_stat_set(fs, inode, &st);
 	inode_fd_put(fs, inode);
 }
@@ -178,7 +179,20 @@ static bool needs_barrier(const struct lb_mut *m)
 	       m->rec.type == JOURNAL_RMDIR;
 }
 
+static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg);
+
 int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
+{
+	int r = mut_run_states(fs, m, store, arg);
+
+	log_debug("%s '%s'%s%s (%p): %d%s%s", journal_type_to_string(m->rec.type),
+		  m->rec.path ? m->rec.path : "?", m->rec.path2 ? " -> " : "",
+		  m->rec.path2 ? m->rec.path2 : "", (void *)m->file, r, m->absorbed ? " absorbed" : "",
+		  m->journalable ? "" : " unjournalable");
+	return r;
+}
+
+static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 {
 	bool again;
 	int r;

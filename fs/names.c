@@ -400,6 +400,12 @@ bool dirset_knows_absent_locked(struct lb_inode *dir, const char *name)
 	return dir->dirset && !*dirset_slot(dir->dirset, name);
 }
 
+/* Names in @dir's complete listing, or -1 when it is not complete. */
+ssize_t dirset_count_locked(const struct lb_inode *dir)
+{
+	return dir->dirset ? (ssize_t)dir->dirset->count : -1;
+}
+
 /* 1 when @dir's listing is complete and empty, 0 when it has names, -1 unknown. */
 int dirset_empty_locked(const struct lb_inode *dir)
 {

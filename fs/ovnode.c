@@ -42,6 +42,7 @@ static struct ov_node *node_get(struct lb_fs *fs, struct lb_inode *inode, bool v
 	if (!n)
 		return NULL;
 	inode_stat_get(fs, inode, &n->attr);
+	n->base_fd = -1;
 	n->virt = virt || inode->virt;
 	if (S_ISREG(n->attr.st_mode)) {
 		n->data = ov_file_new(n->virt ? 0 : (uint64_t)n->attr.st_size);
@@ -443,6 +444,8 @@ ssize_t ov_read(struct lb_fs *fs, struct lb_inode *inode, int fd, void *buf, siz
 	ssize_t r;
 
 	pthread_mutex_lock(&fs->ov_lock);
+	if (c.fd < 0 && inode->ov)
+		c.fd = inode->ov->base_fd;
 	if (!inode->ov || !inode->ov->data)
 		r = -ENODATA;
 	else
@@ -462,9 +465,90 @@ static void node_free(struct lb_fs *fs, struct ov_node *n)
 		free(d);
 	}
 	ov_file_free(n->data);
+	if (n->base_fd >= 0)
+		close(n->base_fd);
 	n->inode->ov = NULL;
 	inode_unref(fs, n->inode);
 	free(n);
+}
+
+/*
+ * Before a replay: an object no name leads to any more (unlinked or
+ * replaced while absorbing) is removed from the store by the replay, while
+ * its open files may still read the synced bytes the overlay did not
+ * change. An fd opened now keeps that content readable (ov_read()).
+ */
+void ov_keep_bases(struct lb_fs *fs)
+{
+	pthread_mutex_lock(&fs->ov_lock);
+	for (struct ov_node *n = fs->ov_nodes; n; n = n->next) {
+		char path[PATH_MAX];
+		int fd;
+
+		if (!n->data || ov_is_virt(n->inode) || n->base_fd >= 0 || !n->inode->files ||
+		    inode_path(fs, n->inode, NULL, path, sizeof(path)) != -ENOENT)
+			continue;
+		fd = inode_open(fs, n->inode, O_RDONLY | O_CLOEXEC, false);
+		if (fd >= 0)
+			n->base_fd = fd;
+		else
+			log_warning_errno(fd, "cannot keep the content of an unlinked open file");
+	}
+	pthread_mutex_unlock(&fs->ov_lock);
+}
+
+/* fsyncs the object of @inode by its handle; 0 when the store has none. */
+static int sync_object(struct lb_fs *fs, struct lb_inode *inode)
+{
+	int fd, r;
+
+	if (!S_ISREG(inode->mode) && !S_ISDIR(inode->mode))
+		return 0;	/* its directory has a node too */
+	fd = inode_open(fs, inode, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, false);
+	if (fd < 0)
+		return fd == -ESTALE || fd == -ENOENT ? 0 : fd;
+	r = (S_ISREG(inode->mode) ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/*
+ * After a replay: makes every object the overlay stands for (files written,
+ * directories whose names changed) durable where it is now.
+ */
+int ov_sync_all(struct lb_fs *fs)
+{
+	struct lb_inode **todo = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->ov_lock);
+	for (struct ov_node *o = fs->ov_nodes; o; o = o->next) {
+		if (o->inode->virt || !inode_named(fs, o->inode))
+			continue;
+		if (n == cap) {
+			struct lb_inode **grown = realloc(todo, (cap ? 2 * cap : 64) * sizeof(*todo));
+
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			todo = grown;
+			cap = cap ? 2 * cap : 64;
+		}
+		inode_ref(fs, o->inode);
+		todo[n++] = o->inode;
+	}
+	pthread_mutex_unlock(&fs->ov_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0)
+			r = sync_object(fs, todo[i]);
+		inode_unref(fs, todo[i]);
+	}
+	free(todo);
+	if (r < 0)
+		log_warning_errno(r, "cannot make the replayed store durable: still absorbing");
+	return r;
 }
 
 /*
@@ -487,6 +571,8 @@ void ov_drop_all(struct lb_fs *fs)
 			continue;
 		}
 		*p = n->next;
+		/* what the replay left on the store: a shrink must not look like a loss */
+		inode_note_replayed(fs, n->inode, &n->attr);
 		node_free(fs, n);
 	}
 	pthread_mutex_unlock(&fs->ov_lock);

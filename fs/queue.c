@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct lb_qentry {
 	struct lb_qentry *next;
 	struct journal_record rec;	/* pointers into buf */
 	struct lb_inode *inodes[4];	/* file, dir, dir2 (synced), victim2; each with a ref */
+	bool content;			/* counted in inodes[0]->queued */
 	size_t bytes;
 	char buf[];
 };
@@ -78,6 +80,11 @@ static struct lb_qentry *qentry_new(const struct journal_record *rec)
 
 static void entry_free(struct lb_fs *fs, struct lb_qentry *e)
 {
+	if (e->inodes[0] && e->content) {
+		pthread_mutex_lock(&fs->queue.lock);
+		e->inodes[0]->queued--;
+		pthread_mutex_unlock(&fs->queue.lock);
+	}
 	for (int i = 0; i < 4; i++)
 		if (e->inodes[i])
 			inode_unref(fs, e->inodes[i]);
@@ -131,7 +138,13 @@ int queue_push(struct lb_fs *fs, const struct lb_mut *m)
 		e->inodes[i] = targets[i];
 		inode_ref(fs, targets[i]);
 	}
+	e->content = e->inodes[0] && (m->rec.type == JOURNAL_WRITE ||
+				      m->rec.type == JOURNAL_TRUNCATE ||
+				      m->rec.type == JOURNAL_FALLOCATE ||
+				      (m->rec.type == JOURNAL_SETATTR && (m->rec.flags & JOURNAL_ATTR_SIZE)));
 	pthread_mutex_lock(&q->lock);
+	if (e->content)
+		e->inodes[0]->queued++;
 	e->rec.seq = ++q->last_seq;
 	if (q->tail)
 		q->tail->next = e;
@@ -213,100 +226,117 @@ void queue_stats(struct lb_fs *fs, uint64_t *ret_bytes, uint64_t *ret_records)
 	pthread_mutex_unlock(&fs->queue.lock);
 }
 
-/* fsyncs one object through its file handle; 0 when it is gone since. */
-static int sync_inode(struct lb_fs *fs, struct lb_inode *inode)
+/*
+ * Whether an unflushed mutation involves @inode: only then can a store
+ * that rolls back what it had not made durable show it otherwise than the
+ * mount left it. Walks the queue: for suspicious answers only.
+ */
+bool queue_holds_inode(struct lb_fs *fs, struct lb_inode *inode)
 {
-	mode_t mode = inode->mode;
-	int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	char ppath[PATH_MAX];
-	int fd, r;
+	bool r = false;
 
-	if (!S_ISREG(mode) && !S_ISDIR(mode))
-		return 0;	/* its directory's fsync covers it */
-	fd = inode_open(fs, inode, flags, false);
-	if (fd < 0) {
-		r = fd;
-		if (r != -ESTALE && r != -ENOENT)
-			return r;
-		/*
-		 * Deleted since, through this mount: nothing to sync. Still
-		 * named here: the store lost it (a failure rolled it back) or
-		 * cannot answer; either way the queue must not be trimmed.
-		 */
-		return inode_path(fs, inode, NULL, ppath, sizeof(ppath)) == -ENOENT ? 0 : -ESTALE;
-	}
-	r = (S_ISREG(mode) ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
-	close(fd);
+	pthread_mutex_lock(&fs->queue.lock);
+	for (struct lb_qentry *e = fs->queue.head; e && !r; e = e->next)
+		for (int i = 0; i < 4 && !r; i++)
+			r = e->inodes[i] == inode;
+	pthread_mutex_unlock(&fs->queue.lock);
 	return r;
 }
 
-/* A new empty object needs only its directory synced: it has no content. */
-static bool entry_changes_content(const struct lb_qentry *e)
+/* What the queued content mutations of @inode make of [off, off+len) of @data. */
+static void patch_range(const struct journal_record *rec, uint64_t off, unsigned char *data,
+			size_t len)
 {
-	switch (e->rec.type) {
-	case JOURNAL_CREATE:
-	case JOURNAL_MKNOD:
-	case JOURNAL_MKDIR:
-	case JOURNAL_SYMLINK:
-	case JOURNAL_LINK:
-	case JOURNAL_UNLINK:
-	case JOURNAL_RMDIR:
-	case JOURNAL_RENAME:
-		return false;
+	uint64_t end = off + len, from, to;
+
+	switch (rec->type) {
+	case JOURNAL_WRITE:
+		from = rec->offset > off ? rec->offset : off;
+		to = rec->offset + rec->data_len < end ? rec->offset + rec->data_len : end;
+		if (from < to)
+			memcpy(data + (from - off), (const char *)rec->data + (from - rec->offset),
+			       to - from);
+		return;
+	case JOURNAL_TRUNCATE:
+	case JOURNAL_SETATTR:
+		if (rec->size < end)
+			memset(data + (rec->size > off ? rec->size - off : 0), 0,
+			       end - (rec->size > off ? rec->size : off));
+		return;
+	case JOURNAL_FALLOCATE:
+		if (!(rec->flags & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)))
+			return;
+		from = rec->offset > off ? rec->offset : off;
+		to = rec->offset + rec->length < end ? rec->offset + rec->length : end;
+		if (from < to)
+			memset(data + (from - off), 0, to - from);
+		return;
 	default:
-		return true;
+		return;
 	}
 }
 
 /*
- * Syncs every object the entries up to @upto touched, each once. A store
- * that is not itself a FUSE file system syncs all of it in one syncfs(2).
+ * Whether @len bytes the store returned at @off of @inode contradict its
+ * unflushed writes: the store lost them (a path failure rolled it back
+ * while it still answers reads). Costs nothing for files the queue does
+ * not hold; a write racing with the read may make it answer true (the
+ * mount then absorbs and recovers for nothing, losing no data).
+ */
+bool queue_read_contradicts(struct lb_fs *fs, struct lb_inode *inode, uint64_t off,
+			    const void *data, size_t len)
+{
+	struct lb_queue *q = &fs->queue;
+	unsigned char *expect;
+	bool r = false;
+
+	if (!len || !inode->queued)
+		return false;
+	expect = malloc(len);
+	if (!expect)
+		return false;
+	memcpy(expect, data, len);
+	pthread_mutex_lock(&q->lock);
+	if (inode->queued) {
+		for (struct lb_qentry *e = q->head; e; e = e->next)
+			if (e->content && e->inodes[0] == inode)
+				patch_range(&e->rec, off, expect, len);
+		r = memcmp(expect, data, len) != 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(expect);
+	return r;
+}
+
+/* Whether the queue holds a mutation of @inode newer than @seq. */
+bool queue_touches_after(struct lb_fs *fs, struct lb_inode *inode, uint64_t seq)
+{
+	bool r = false;
+
+	pthread_mutex_lock(&fs->queue.lock);
+	for (struct lb_qentry *e = fs->queue.head; e && !r; e = e->next)
+		r = e->rec.seq > seq && e->inodes[0] == inode;
+	pthread_mutex_unlock(&fs->queue.lock);
+	return r;
+}
+
+/*
+ * Syncs every object the entries up to @upto touched, each once, and
+ * checks the store kept them (flushplan.c). A store that is not itself a
+ * FUSE file system syncs all of it in one syncfs(2).
  */
 static int flush_entries(struct lb_fs *fs, struct lb_qentry *first, uint64_t upto, uint64_t mark)
 {
-	struct lb_inode **todo;
-	size_t n = 0, cap = 64;
-	int r = 0;
+	struct flush_plan *plan;
+	int r;
 
 	if (fs->store_syncfs)
 		return syncfs(fs->mount_fd) < 0 ? -errno : 0;
-	/*
-	 * The objects first, each with a ref: a sync that stalls past
-	 * path_timeout gets this thread abandoned and the queue journaled and
-	 * freed, so no entry may be touched once the first sync started.
-	 */
-	todo = malloc(cap * sizeof(*todo));
-	if (!todo)
-		return -ENOMEM;
-	for (struct lb_qentry *e = first; e && e->rec.seq <= upto; e = e->next) {
-		for (int i = 0; i < 3; i++) {
-			struct lb_inode *inode = e->inodes[i];
-
-			if (!inode || inode->flush_mark == mark)
-				continue;
-			if (i == 0 && !entry_changes_content(e))
-				continue;
-			if (n == cap) {
-				struct lb_inode **grown = realloc(todo, 2 * cap * sizeof(*todo));
-
-				if (!grown) {
-					r = -ENOMEM;
-					goto out;
-				}
-				todo = grown;
-				cap *= 2;
-			}
-			inode->flush_mark = mark;
-			inode_ref(fs, inode);
-			todo[n++] = inode;
-		}
-	}
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = sync_inode(fs, todo[i]);
-out:
-	for (size_t i = 0; i < n; i++)
-		inode_unref(fs, todo[i]);
-	free(todo);
+	r = flush_plan_build(fs, first, upto, mark, &plan);
+	if (r < 0)
+		return r;
+	r = flush_plan_run(fs, plan);
+	flush_plan_free(fs, plan);
 	return r;
 }
 
@@ -369,6 +399,7 @@ int queue_flush_once(struct lb_fs *fs)
 		r = -ECANCELED;	/* stalled: the queue went to the journal meanwhile */
 	if (r == 0)
 		trim_upto(fs, upto);
+	log_debug("flush up to %llu: %d", (unsigned long long)upto, r);
 out:
 	mode_rdunlock(fs);
 	pthread_mutex_unlock(&q->flush_lock);

@@ -162,6 +162,33 @@ static void snap_reply(fuse_req_t req, struct lb_dir *d, size_t size, off_t off,
 	free(buf);
 }
 
+/*
+ * A directory whose names changed since the last flush, with a complete
+ * listing: the store must list every name the mount made in it. One it
+ * lacks was lost (a path failure rolled it back while the store still
+ * lists); the listing then comes from the overlay, rebuilt from the queue.
+ */
+static bool listing_lost_names(struct lb_fs *fs, struct lb_dir *d)
+{
+	struct dirent *de;
+	ssize_t want, seen = 0;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	want = dirset_count_locked(d->inode);
+	pthread_mutex_unlock(&fs->inodes_lock);
+	if (want <= 0 || fs->state != LB_HEALTHY || !queue_holds_inode(fs, d->inode))
+		return false;
+	for (errno = 0; (de = readdir(d->dp)); errno = 0) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		pthread_mutex_lock(&fs->inodes_lock);
+		seen += !dirset_knows_absent_locked(d->inode, de->d_name);
+		pthread_mutex_unlock(&fs->inodes_lock);
+	}
+	rewinddir(d->dp);
+	return errno == 0 && seen < want;
+}
+
 void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_fs *fs = fs_of(req);
@@ -191,6 +218,8 @@ void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(d);
 		return (void)fuse_reply_err(req, r);
 	}
+	if (listing_lost_names(fs, d))
+		absorb_begin(fs, -ESTALE);
 reply:
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 1;
