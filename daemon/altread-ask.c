@@ -6,9 +6,12 @@
  *
  * A thread of its own with its own TLS context: the main loop may be busy
  * for a second or more with a handoff (CRIU's dump reads files too), and
- * a read of the application must not wait for it. One request at a time,
- * one peer connection per request; every step has a short timeout, and any
- * failure is answered as an errno so lifeboatfs holds as before.
+ * a read of the application must not wait for it. One request at a time
+ * on one peer connection, kept between requests (the peer closes it after
+ * a while without any, or after a refusal: a request on a kept connection
+ * that fails is asked again once on a new one); every step has a short
+ * timeout, and any failure is answered as an errno so lifeboatfs holds as
+ * before.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +36,7 @@
 struct asker {
 	const struct config *cfg;
 	struct peer_ctx *ctx;
+	struct peer_conn *conn;		/* kept between requests, or NULL */
 	int listen_fd;
 };
 
@@ -112,18 +116,13 @@ static bool is_configured_mount(const struct config *cfg, const char *mount)
 	return false;
 }
 
-/* Asks the peer; *ret_data points into the connection's buffer. */
-static int ask_peer(struct asker *s, const struct alt_ask *a, struct peer_conn **ret_conn,
-		    const uint8_t **ret_data, size_t *ret_len)
+/* Asks the peer on conn; *ret_data points into the connection's buffer. */
+static int ask_on(struct peer_conn *conn, const struct alt_ask *a, const uint8_t **ret_data,
+		  size_t *ret_len)
 {
-	const struct config_peer *peer = &s->cfg->peers[0];
-	struct peer_conn *conn;
 	struct wire_out w;
 	int r;
 
-	r = peer_connect(s->ctx, peer->name, peer->host, peer->port, &conn);
-	if (r < 0)
-		return r;
 	r = wire_out_init(&w, 2 * PEER_PATH_MAX + 32);
 	if (r == 0) {
 		wire_put_str(&w, a->mount);
@@ -139,14 +138,34 @@ static int ask_peer(struct asker *s, const struct alt_ask *a, struct peer_conn *
 	if (r == 0)
 		r = peer_recv_type(conn, PEER_MSG_ALT_DATA, ret_data, ret_len);
 	if (r == 0 && *ret_len > a->q.length)
-		r = log_error_errno(-EBADMSG, "peer '%s' answered %zu bytes for %u", peer->name,
-				    *ret_len, a->q.length);
-	if (r < 0) {
-		peer_conn_free(conn);
-		return r;
+		r = log_error_errno(-EBADMSG, "peer '%s' answered %zu bytes for %u",
+				    peer_conn_name(conn), *ret_len, a->q.length);
+	return r;
+}
+
+/* On the kept connection, else (or when that fails) on a new one. */
+static int ask_peer(struct asker *s, const struct alt_ask *a, const uint8_t **ret_data,
+		    size_t *ret_len)
+{
+	const struct config_peer *peer = &s->cfg->peers[0];
+	int r;
+
+	if (s->conn) {
+		r = ask_on(s->conn, a, ret_data, ret_len);
+		if (r == 0)
+			return 0;
+		peer_conn_free(s->conn);
+		s->conn = NULL;
 	}
-	*ret_conn = conn;
-	return 0;
+	r = peer_connect(s->ctx, peer->name, peer->host, peer->port, &s->conn);
+	if (r < 0)
+		return r;
+	r = ask_on(s->conn, a, ret_data, ret_len);
+	if (r < 0) {
+		peer_conn_free(s->conn);
+		s->conn = NULL;
+	}
+	return r;
 }
 
 static void answer(int fd, int err, const uint8_t *data, size_t len)
@@ -161,7 +180,6 @@ static void answer(int fd, int err, const uint8_t *data, size_t len)
 static void serve_client(struct asker *s, int fd)
 {
 	struct timeval tv = { .tv_sec = ALTREAD_CLIENT_TIMEOUT_MS / 1000 };
-	struct peer_conn *conn = NULL;
 	const uint8_t *data = NULL;
 	struct alt_ask a;
 	size_t len = 0;
@@ -174,12 +192,11 @@ static void serve_client(struct asker *s, int fd)
 		r = log_error_errno(-EPERM, "'%s' is not a configured mount: not asking the peer",
 				    a.mount);
 	if (r == 0)
-		r = ask_peer(s, &a, &conn, &data, &len);
+		r = ask_peer(s, &a, &data, &len);
 	if (r == 0)
 		log_debug("'%s' at %llu: %zu bytes from the peer", a.path,
 			  (unsigned long long)a.q.offset, len);
 	answer(fd, r, data, len);
-	peer_conn_free(conn);
 }
 
 static void *asker_main(void *arg)

@@ -36,4 +36,14 @@ struct altread_mount {
 int altread_serve(struct peer_conn *conn, const uint8_t *p, size_t len,
 		  const struct altread_mount *mounts, size_t n_mounts);
 
+struct config;
+
+/*
+ * Takes conn, whose first message (p, len) is an ALT_READ, for a thread
+ * that answers it and the next reads on conn (lifeboatd, altread-node.c).
+ * 0: the thread owns conn now; 1: answered here, the caller frees conn;
+ * -errno: failed, the caller frees conn.
+ */
+int altread_node_take(const struct config *cfg, struct peer_conn *conn, const uint8_t *p, size_t len);
+
 #endif

@@ -278,12 +278,12 @@ int handoff_node_listen(struct lifeboatd *d, int *ret_fd)
 	return 1;
 }
 
-static const char *status_state(const char *file);
-
-/* 1 when the connection was an alternate read (answered), 0 when it is a handoff. */
+/*
+ * 0 when the connection is a handoff; 1 when it was an alternate read,
+ * answered (the caller frees conn); 2 when a thread took it over.
+ */
 static int node_alt_read(struct lifeboatd *d, struct peer_conn *conn)
 {
-	struct altread_mount mounts[CONFIG_MOUNTS_MAX];
 	const uint8_t *p;
 	uint16_t type;
 	size_t len;
@@ -296,15 +296,8 @@ static int node_alt_read(struct lifeboatd *d, struct peer_conn *conn)
 		peer_recv_again(conn);
 		return 0;
 	}
-	for (unsigned i = 0; i < d->cfg.n_mounts; i++) {
-		const struct config_mount *m = &d->cfg.mounts[i];
-
-		mounts[i].path = m->path;
-		mounts[i].absorbing = m->status[0] && strcmp(status_state(m->status), "absorbing") == 0;
-	}
-	peer_conn_set_timeout(conn, 2000);
-	r = altread_serve(conn, p, len, mounts, d->cfg.n_mounts);
-	return r < 0 ? r : 1;
+	r = altread_node_take(&d->cfg, conn, p, len);
+	return r < 0 ? r : r == 0 ? 2 : 1;
 }
 
 int handoff_node_accept(struct lifeboatd *d, int listen_fd)
@@ -332,6 +325,8 @@ int handoff_node_accept(struct lifeboatd *d, int listen_fd)
 		if (d->cfg.mounts[i].journal[0])
 			own[hc.n_own_journals++] = journal_name_of(d->cfg.mounts[i].journal);
 	r = node_alt_read(d, conn);
+	if (r == 2)
+		return 0;	/* an alternate read thread owns conn */
 	if (r == 0)
 		r = handoff_serve(conn, &hc, &ops, &pid);
 	peer_conn_free(conn);
