@@ -14,6 +14,7 @@
  * before.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,12 +109,22 @@ static int ask_read(int fd, struct alt_ask *a)
 	return r;
 }
 
-static bool is_configured_mount(const struct config *cfg, const char *mount)
+/*
+ * The configured path of the mount lifeboatfs names (it names its mount
+ * point resolved by realpath(3), the config may name it through a symlink);
+ * the peer knows the mount by the configured path, the same on both nodes.
+ */
+static const char *configured_mount(const struct config *cfg, const char *mount)
 {
+	char real[PATH_MAX];
+
 	for (unsigned i = 0; i < cfg->n_mounts; i++)
 		if (strcmp(cfg->mounts[i].path, mount) == 0)
-			return true;
-	return false;
+			return cfg->mounts[i].path;
+	for (unsigned i = 0; i < cfg->n_mounts; i++)
+		if (realpath(cfg->mounts[i].path, real) && strcmp(real, mount) == 0)
+			return cfg->mounts[i].path;
+	return NULL;
 }
 
 /* Asks the peer on conn; *ret_data points into the connection's buffer. */
@@ -188,9 +199,15 @@ static void serve_client(struct asker *s, int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	r = ask_read(fd, &a);
-	if (r == 0 && !is_configured_mount(s->cfg, a.mount))
-		r = log_error_errno(-EPERM, "'%s' is not a configured mount: not asking the peer",
-				    a.mount);
+	if (r == 0) {
+		const char *m = configured_mount(s->cfg, a.mount);
+
+		if (m)
+			snprintf(a.mount, sizeof(a.mount), "%s", m);
+		else
+			r = log_error_errno(-EPERM, "'%s' is not a configured mount: not asking the peer",
+					    a.mount);
+	}
 	if (r == 0)
 		r = ask_peer(s, &a, &data, &len);
 	if (r == 0)

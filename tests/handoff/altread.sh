@@ -50,6 +50,10 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 HO_FS_OPTS_a="alt_read=$HO_STATE/a/altread.sock"
+# the nodes' config names the mount through a symlink; lifeboatfs names it
+# by its real path: lifeboatd on a must still find it (and b, by its name)
+ln -s mnt "$HO_W/mnt-link"
+HO_MOUNT_CONF=$HO_W/mnt-link
 ho_node_start a b "$HO_W/faulty"
 ho_node_start b a "$HO_W/faulty-b"
 for ((i = 0; i < 50; i++)); do

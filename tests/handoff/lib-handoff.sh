@@ -241,7 +241,7 @@ address = $(ho_ip "$peer"):7447
 psk = ${HO_PSK_OVERRIDE:-$HO_PSK}
 
 [mount data]
-path = $HO_W/mnt
+path = ${HO_MOUNT_CONF:-$HO_W/mnt}
 store = $store
 journal = $(ho_journal_conf "$n")
 status = $HO_W/$n/status.json
