@@ -292,15 +292,25 @@ static void realize_virtuals(struct lb_fs *fs)
 		struct stat st;
 		int fd;
 
-		if (!n->virt || inode_path(fs, inode, NULL, path, sizeof(path)) < 0)
+		if (inode == &fs->root || inode_path(fs, inode, NULL, path, sizeof(path)) < 0)
 			continue;
 		fd = openat(fs->root.fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &st) < 0) {
+		if (fstat(fd, &st) < 0 || (!n->virt && ((st.st_dev == inode->dev &&
+							 st.st_ino == inode->ino) ||
+							((st.st_mode ^ inode->mode) & S_IFMT)))) {
 			close(fd);
 			continue;
 		}
+		/*
+		 * Made again by the replay (virtual, or rolled back with its
+		 * name although it was older than the last sync): open files
+		 * must follow, or their writes would go to the lost object.
+		 */
+		log_debug("realize %p '%s': ino %llu -> %llu%s", (void *)inode, path,
+			  (unsigned long long)inode->ino, (unsigned long long)st.st_ino,
+			  n->virt ? " (virtual)" : "");
 		inode_realize(fs, inode, fd, &st);
 		file_reopen_all(fs, inode);
 	}

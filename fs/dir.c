@@ -335,12 +335,24 @@ void lb_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *n
 	reply_entry(req, m.file, &m.st);
 }
 
-/* Was that the object's last name? Then the store may reuse its number. */
+/*
+ * Is the name about to go the object's last one? Then the store may reuse
+ * its number afterwards. Asked before the removal: the mutation refreshes
+ * the cached link count to what the store has after it.
+ */
 static bool last_link(struct lb_fs *fs, struct lb_inode *inode)
 {
 	struct stat st;
 
-	inode_stat_get(fs, inode, &st);
+	bool have;
+
+	if (!inode)
+		return false;
+	pthread_mutex_lock(&fs->ov_lock);
+	have = ov_getattr(fs, inode, &st);	/* absorbing: links made since count too */
+	pthread_mutex_unlock(&fs->ov_lock);
+	if (!have)
+		inode_stat_get(fs, inode, &st);
 	return S_ISDIR(st.st_mode) || st.st_nlink <= 1;
 }
 
@@ -362,18 +374,20 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct lb_fs *fs = fs_of(req);
 	struct lb_mut m;
+	bool last;
 	int r;
 
 	mut_init(&m, type);
 	m.dir = inode_of(fs, parent);
 	(void)mut_path(fs, &m, m.dir, name);
 	m.victim = inode_child_get(fs, m.dir, name);
+	last = last_link(fs, m.victim);
 	r = mut_run(fs, &m, unlink_store, (void *)name);
 	if (r == 0)
 		inode_name_absent(fs, m.dir, name, true);
 	if (r == 0 && m.victim) {
 		inode_clear_link(fs, m.victim, m.dir, name);
-		if (last_link(fs, m.victim))
+		if (last)
 			inode_unhash(fs, m.victim);
 	}
 	mut_done(fs, &m);
@@ -416,7 +430,7 @@ static int rename_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 
 /* The names moved: keep the paths of the objects involved right. */
 static void rename_links(struct lb_fs *fs, struct lb_mut *m, const char *name,
-			 const char *newname)
+			 const char *newname, bool replaced_last)
 {
 	if (m->rec.flags & RENAME_EXCHANGE) {
 		if (m->victim)
@@ -427,7 +441,7 @@ static void rename_links(struct lb_fs *fs, struct lb_mut *m, const char *name,
 	}
 	if (m->victim2 && m->victim2 != m->victim) {
 		inode_clear_link(fs, m->victim2, m->dir2, newname);
-		if (last_link(fs, m->victim2))
+		if (replaced_last)
 			inode_unhash(fs, m->victim2);
 	}
 	if (m->victim)
@@ -439,6 +453,7 @@ void lb_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 {
 	struct lb_fs *fs = fs_of(req);
 	struct rename_arg a = { name, newname };
+	bool replaced_last;
 	struct lb_mut m;
 	int r;
 
@@ -456,13 +471,14 @@ void lb_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	 * by the replay with another inode number, which replay would take
 	 * for "rename already done".
 	 */
+	replaced_last = last_link(fs, m.victim2);
 	r = mut_run(fs, &m, rename_store, &a);
 	if (r == 0 && !(flags & RENAME_EXCHANGE)) {
 		inode_name_absent(fs, m.dir, name, true);
 		inode_name_absent(fs, m.dir2, newname, false);
 	}
 	if (r == 0)
-		rename_links(fs, &m, name, newname);
+		rename_links(fs, &m, name, newname, replaced_last);
 	mut_done(fs, &m);
 	fuse_reply_err(req, -r);
 }

@@ -449,6 +449,11 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 	}
 	fresh->nlookup = 1;
 	fresh->generation = ++fs->next_generation;
+	if (parent && names_find_locked(fs, parent, name))
+		log_debug("new inode %p ino %llu for '%s' in %p, bound to %p ino %llu", (void *)fresh,
+			  (unsigned long long)st->st_ino, name, (void *)parent,
+			  (void *)names_find_locked(fs, parent, name),
+			  (unsigned long long)names_find_locked(fs, parent, name)->ino);
 	table_insert(fs, fresh);
 	if (parent)
 		names_add_locked(fs, fresh, parent, name);

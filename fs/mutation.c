@@ -207,6 +207,11 @@ static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store
 			return -ECANCELED;	/* abandoned: a rescue answers */
 		switch (fs->state) {
 		case LB_HEALTHY:
+			if (m->unlinked && m->file && m->file->ov) {
+				/* a ghost whose data the overlay kept (ov_drop_all()) */
+				mode_rdunlock(fs);
+				return absorb_ghost(fs, m);
+			}
 			r = run_healthy(fs, m, store, arg, &again);
 			if (!again)
 				return r;
