@@ -118,13 +118,19 @@ static const char *base_name(const char *path)
 
 /*
  * Link counts move by deltas, which the attributes last seen already hold
- * for queued mutations: only absorbed ones move them (@queued false).
+ * for queued mutations: only absorbed ones move them (@queued false), and
+ * queued ones of objects made since the last sync (their count starts at
+ * their creation).
  */
 static void nlink_add(struct lb_fs *fs, struct lb_inode *inode, int delta, bool queued)
 {
 	struct ov_node *n;
 
-	if (queued || !inode || !(n = node_get(fs, inode, false)))
+	/* an object made since the last sync: the queue holds all of its links */
+	if (!inode || (queued && !(inode->ov && inode->ov->virt)))
+		return;
+	n = node_get(fs, inode, false);
+	if (!n)
 		return;
 	if (delta < 0 && n->attr.st_nlink == 0)
 		return;
@@ -180,10 +186,21 @@ static int apply_setattr(struct lb_fs *fs, const struct journal_record *rec,
 static int apply_create(struct lb_fs *fs, const struct journal_record *rec,
 			struct lb_inode *file, struct lb_inode *dir, bool queued)
 {
+	bool fresh;
+	struct ov_node *n;
+
 	if (!file || !dir)
 		return -EINVAL;
-	if (!node_get(fs, file, true))
+	fresh = !file->ov;
+	n = node_get(fs, file, true);
+	if (!n)
 		return -ENOMEM;
+	/*
+	 * Links count from the creation on: what the store showed of an
+	 * object since made may be what a failure left of it.
+	 */
+	if (fresh)
+		n->attr.st_nlink = rec->type == JT(MKDIR) ? 2 : 1;
 	if (rec->type == JT(MKDIR))
 		nlink_add(fs, dir, 1, queued);
 	return dirent_set(fs, dir, base_name(rec->path), file);
