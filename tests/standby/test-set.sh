@@ -83,7 +83,24 @@ app_b=$(tree "$INIT_B" | sed -n 2p)
 sleep 0.5
 [[ $(ev_count accepted) == 2 ]] || fail "the preloaded standby connected before activation"
 
-# 5. activation on B: connection 3, from B's address, by B's set
+# 5. activation on B: connection 3, from B's address, by B's set; the OCF
+# agent's monitor calls the held standby not running, the activated copy
+# running (its start activates a held standby: `lifeboat activate` below)
+ocf()
+{
+	local rc=0
+
+	env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=sbset __OCF_ACTION="$1" \
+		OCF_RESKEY_name=sbset OCF_RESKEY_command=true OCF_RESKEY_cwd=/ \
+		OCF_RESKEY_lifeboat="$LIFEBOAT" OCF_RESKEY_socket="${SOCK[B]}" \
+		OCF_RESKEY_peers="$(uname -n)=B" LIFEBOAT_STANDBY_CONFIG="$W/standby.conf" \
+		"$OCF_AGENT" "$1" >>"$W/ocf.log" 2>&1 || rc=$?
+	echo "$rc"
+}
+OCF_AGENT=$(cd "$(dirname "$0")/../.." && pwd)/contrib/ocf/app
+[[ -f /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs ]] ||
+	fail "resource-agents is not installed (contrib/install-deps.sh installs it)"
+[[ $(ocf monitor) == 7 ]] || fail "the OCF agent's monitor calls B's held standby running: $(tail -3 "$W/ocf.log")"
 t0=$(now)
 "$LIFEBOAT" activate sbset --on B --config "$W/standby.conf" >"$W/activate.out" 2>&1 ||
 	fail "activate failed: $(cat "$W/activate.out")"
@@ -95,6 +112,7 @@ act=$(calc "$(ev 3 served first_answer) - $t0")
 [[ $(ps_field B sbset state) == running && -z $(ps_field B sbset standby) ]] ||
 	fail "sbset on B is not a running (no longer standby) set after activation"
 [[ $(ps_field B sbset pid) == "$INIT_B" ]] || fail "the activated copy is not the set B preloaded"
+[[ $(ocf monitor) == 0 ]] || fail "the OCF agent's monitor does not see the activated copy running"
 
 # 6. both sets stop through their lifeboatd
 for n in A B; do
