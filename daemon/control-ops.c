@@ -421,6 +421,12 @@ static struct json_object *op_ping(struct lifeboatd *d)
 	json_object_object_add(resp, "node", json_object_new_string(d->cfg.node_name));
 	json_object_object_add(resp, "version", json_object_new_int(CONTROL_VERSION));
 	json_object_object_add(resp, "procsets", json_object_new_int(n));
+	json_object_object_add(resp, "handoffs_done", json_object_new_int64((int64_t)d->handoffs.done));
+	json_object_object_add(resp, "handoffs_failed", json_object_new_int64((int64_t)d->handoffs.failed));
+	json_object_object_add(resp, "handoff_frozen_us_sum",
+			       json_object_new_int64((int64_t)d->handoffs.frozen_us_sum));
+	json_object_object_add(resp, "handoff_last_frozen_us",
+			       json_object_new_int64((int64_t)d->handoffs.last_frozen_us));
 	return resp;
 }
 

@@ -249,6 +249,7 @@ int lifeboatd_migrate(struct lifeboatd *d, struct procset *ps, const struct conf
 	if (r < 0) {
 		const char *why = peer_ctx_last_error(ctx);
 
+		d->handoffs.failed++;
 		snprintf(err, err_size, "%s%s%s%s: %s", strerror(-r), why[0] ? " (" : "", why,
 			 why[0] ? ")" : "",
 			 r == -ENOTRECOVERABLE ? "outcome unknown, the app does not resume here (image kept)"
@@ -260,6 +261,9 @@ int lifeboatd_migrate(struct lifeboatd *d, struct procset *ps, const struct conf
 		t.dump = a.times.dump_us * 1000;
 	ps->state = PROCSET_EXITED;	/* gone from here: it runs on the peer */
 	ps->pid = 0;
+	d->handoffs.done++;
+	d->handoffs.last_frozen_us = t.total / 1000;
+	d->handoffs.frozen_us_sum += t.total / 1000;
 	*ret_result = times_to_json(&t, peer->name);
 	return 0;
 }

@@ -24,6 +24,12 @@ struct lifeboatd {
 	struct procset_table sets;
 	int listen_fd;
 	bool quit;
+	struct {			/* handoffs sent from here, for `ping` and metrics */
+		uint64_t done;		/* the app runs on the peer */
+		uint64_t failed;	/* refused or failed: the app runs here again */
+		uint64_t frozen_us_sum;	/* freeze to running on the peer, summed over done */
+		uint64_t last_frozen_us;
+	} handoffs;
 };
 
 /*

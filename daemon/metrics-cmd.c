@@ -269,6 +269,32 @@ static double app_number(struct json_object *ps, const char *key)
 	return json_object_object_get_ex(ps, key, &v) ? json_object_get_double(v) : 0;
 }
 
+static double ping_number(const struct daemon_status *ds, const char *key)
+{
+	struct json_object *v;
+
+	return ds->ping && json_object_object_get_ex(ds->ping, key, &v) ? json_object_get_double(v) : 0;
+}
+
+/* Handoffs sent from this node (since lifeboatd started) and how long the app was frozen. */
+static void put_handoffs(FILE *f, const struct daemon_status *ds)
+{
+	if (!ds->up)
+		return;
+	put_family(f, "lifeboat_handoffs_total", "counter",
+		   "Handoffs sent from this node, by result (done: the app runs on the peer)");
+	fprintf(f, "lifeboat_handoffs_total{result=\"done\"} %.0f\n", ping_number(ds, "handoffs_done"));
+	fprintf(f, "lifeboat_handoffs_total{result=\"failed\"} %.0f\n", ping_number(ds, "handoffs_failed"));
+	put_family(f, "lifeboat_handoff_frozen_seconds_total", "counter",
+		   "Freeze to running on the peer, summed over the handoffs done");
+	fprintf(f, "lifeboat_handoff_frozen_seconds_total %.6f\n",
+		ping_number(ds, "handoff_frozen_us_sum") / 1e6);
+	put_family(f, "lifeboat_handoff_last_frozen_seconds", "gauge",
+		   "Freeze to running on the peer of the last handoff done");
+	fprintf(f, "lifeboat_handoff_last_frozen_seconds %.6f\n",
+		ping_number(ds, "handoff_last_frozen_us") / 1e6);
+}
+
 /* lifeboatd and its process sets; nothing but lifeboat_daemon_up when it is not running. */
 static void put_daemon(FILE *f, const struct daemon_status *ds)
 {
@@ -277,6 +303,7 @@ static void put_daemon(FILE *f, const struct daemon_status *ds)
 
 	put_family(f, "lifeboat_daemon_up", "gauge", "1 when lifeboatd answers on its control socket");
 	fprintf(f, "lifeboat_daemon_up %d\n", ds->up ? 1 : 0);
+	put_handoffs(f, ds);
 	put_family(f, "lifeboat_app_state", "gauge", "State of each process set of lifeboatd (1 for the current one)");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *ps = json_object_array_get_idx(list, i), *v;

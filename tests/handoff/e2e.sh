@@ -156,14 +156,31 @@ finish_on()
 	check_no_errors
 }
 
+# check_handoff_metrics NODE DONE: `lifeboat metrics` of NODE counts DONE
+# handoffs sent, none failed, and a freeze time for the last one.
+check_handoff_metrics()
+{
+	local m
+
+	m=$(ho_lb "$1" metrics --config /dev/null 2>&1) || ho_fail "lifeboat metrics on $1 failed: $m"
+	grep -qx "lifeboat_handoffs_total{result=\"done\"} $2" <<<"$m" ||
+		ho_fail "metrics of $1 do not count $2 handoffs done: $(grep handoff <<<"$m")"
+	grep -qx 'lifeboat_handoffs_total{result="failed"} 0' <<<"$m" ||
+		ho_fail "metrics of $1 count failed handoffs: $(grep handoff <<<"$m")"
+	awk '$1 == "lifeboat_handoff_last_frozen_seconds" && $2 > 0 { ok = 1 } END { exit !ok }' <<<"$m" ||
+		ho_fail "metrics of $1 have no freeze time: $(grep handoff <<<"$m")"
+}
+
 case_migrate()
 {
 	start_app_on_a migrate
 	ho_log "planned moves a -> b -> a"
 	migrate a b
 	check_on b a
+	check_handoff_metrics a 1
 	migrate b a
 	check_on a b
+	check_handoff_metrics b 1
 	finish_on a
 }
 
