@@ -186,6 +186,7 @@ void reclaim_after_takeover(struct lb_fs *fs);
 void reclaim_check(struct lb_fs *fs);
 
 /* status.c */
+struct journal *status_swap_journal(struct lb_fs *fs, struct journal *j);
 void status_update(struct lb_fs *fs);
 int status_start(struct lb_fs *fs);
 void status_stop(struct lb_fs *fs);

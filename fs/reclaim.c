@@ -72,8 +72,7 @@ static int journal_take_back(struct lb_fs *fs)
 	r = journal_open(fs->opt.journal, &jo, &j);
 	if (r < 0)
 		return r;
-	journal_close(fs->journal);
-	fs->journal = j;
+	journal_close(status_swap_journal(fs, j));
 	return 0;
 }
 

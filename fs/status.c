@@ -119,17 +119,34 @@ static struct json_object *status_json(struct lb_fs *fs)
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * fs->journal changes only when a journal another node took over is taken
+ * back (reclaim.c); the status thread reads it under status_lock.
+ */
+struct journal *status_swap_journal(struct lb_fs *fs, struct journal *j)
+{
+	struct journal *old;
+
+	pthread_mutex_lock(&status_lock);
+	old = fs->journal;
+	fs->journal = j;
+	pthread_mutex_unlock(&status_lock);
+	return old;
+}
+
 /* One writer at a time: they share the temporary name. */
 static void status_write(struct lb_fs *fs)
 {
-	struct json_object *o = status_json(fs);
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	struct json_object *o;
+	const char *text;
 	char tmp[PATH_MAX];
 	FILE *f = NULL;
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", fs->opt.status);
 	pthread_mutex_lock(&status_lock);
+	o = status_json(fs);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	/*
 	 * The daemon runs with umask 0 (replay sets exact modes): give the
 	 * file its mode ourselves, readable by all, writable by us only, and
