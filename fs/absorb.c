@@ -75,9 +75,13 @@ static int journal_queue(struct lb_fs *fs, struct lb_qentry *head, uint64_t *ret
 	int r;
 
 	*ret_n = 0;
-	for (struct lb_qentry *e = head; e; e = queue_entry_next(e)) {
-		batch[n++] = *queue_entry_record(e);
-		if (n < JOURNAL_BATCH && queue_entry_next(e))
+	for (struct lb_qentry *e = head; e || n; e = e ? queue_entry_next(e) : NULL) {
+		/* an unlinked file's record has no path: only the overlay keeps it */
+		if (e && queue_entry_record(e)->path)
+			batch[n++] = *queue_entry_record(e);
+		if (e && n < JOURNAL_BATCH)
+			continue;
+		if (n == 0)
 			continue;
 		r = journal_append_batch(fs->journal, batch, n);
 		if (r < 0)
@@ -94,13 +98,16 @@ static void overlay_from_queue(struct lb_fs *fs, struct lb_qentry *head)
 	pthread_mutex_lock(&fs->ov_lock);
 	for (struct lb_qentry *e = head; e; e = queue_entry_next(e)) {
 		struct journal_record *rec = queue_entry_record(e);
-		int r = ov_apply_record(fs, rec, queue_entry_inode(e, 0),
-					queue_entry_inode(e, 1), queue_entry_inode(e, 2), NULL,
-					queue_entry_inode(e, 3), true);
+		int r;
 
+		if (queue_entry_in_overlay(e))
+			continue;
+		r = ov_apply_record(fs, rec, queue_entry_inode(e, 0), queue_entry_inode(e, 1),
+				    queue_entry_inode(e, 2), NULL, queue_entry_inode(e, 3), true);
 		if (r < 0)
 			log_warning_errno(r, "overlay cannot show queued %s of '%s'",
-					  journal_type_to_string(rec->type), rec->path);
+					  journal_type_to_string(rec->type),
+					  rec->path ? rec->path : "(unlinked)");
 	}
 	pthread_mutex_unlock(&fs->ov_lock);
 }
@@ -202,6 +209,8 @@ int absorb_ghost(struct lb_fs *fs, struct lb_mut *m)
 	if (!m->file)
 		return -EAGAIN;
 	pthread_mutex_lock(&fs->ov_lock);
+	if (!m->file->ov)
+		queue_to_ghost(fs, m->file);
 	r = ov_apply_record(fs, &m->rec, m->file, NULL, NULL, NULL, NULL, false);
 	if (!ov_getattr(fs, m->file, &m->st))
 		inode_stat_get(fs, m->file, &m->st);

@@ -128,11 +128,15 @@ struct lb_qentry *queue_take_all(struct lb_fs *fs);
 struct lb_qentry *queue_entry_next(struct lb_qentry *e);
 struct journal_record *queue_entry_record(struct lb_qentry *e);
 struct lb_inode *queue_entry_inode(struct lb_qentry *e, int i);
+bool queue_entry_in_overlay(struct lb_qentry *e);
 void queue_free_list(struct lb_fs *fs, struct lb_qentry *head);
 void queue_stats(struct lb_fs *fs, uint64_t *ret_bytes, uint64_t *ret_records);
 bool queue_holds_not_removals(struct lb_fs *fs);
 int queue_flush_once(struct lb_fs *fs);
 bool queue_holds_inode(struct lb_fs *fs, struct lb_inode *inode);
+void queue_to_ghost(struct lb_fs *fs, struct lb_inode *inode);
+int queue_walk(struct lb_fs *fs, int (*fn)(struct lb_fs *fs, struct lb_qentry *e, void *ctx),
+	       void *ctx);
 bool queue_read_contradicts(struct lb_fs *fs, struct lb_inode *inode, uint64_t off,
 			    const void *data, size_t len);
 bool queue_touches_after(struct lb_fs *fs, struct lb_inode *inode, uint64_t seq);
@@ -143,6 +147,7 @@ int flush_plan_build(struct lb_fs *fs, struct lb_qentry *first, uint64_t upto, u
 		     struct flush_plan **ret);
 int flush_plan_run(struct lb_fs *fs, struct flush_plan *p);
 void flush_plan_free(struct lb_fs *fs, struct flush_plan *p);
+bool flush_names_lost_in(struct lb_fs *fs, struct lb_inode *dir);
 int space_refresh(struct lb_fs *fs);
 void space_freed(struct lb_fs *fs, int64_t bytes);
 int queue_start_flusher(struct lb_fs *fs);

@@ -284,8 +284,9 @@ static const char *obj_loss(struct lb_fs *fs, const struct flush_obj *o, int fd)
 
 	if (fstat(fd, &st) < 0)
 		return NULL;	/* the next flush tells */
-	if (st.st_nlink == 0)
-		return still_named(fs, o->inode) ? "its last name" : NULL;
+	if (st.st_nlink == 0 && still_named(fs, o->inode))
+		return "its last name";
+	/* unlinked through the mount and still open: its data still counts */
 	if (!S_ISREG(st.st_mode))
 		return NULL;
 	if ((uint64_t)st.st_size < o->min_size)
@@ -384,4 +385,51 @@ int flush_plan_run(struct lb_fs *fs, struct flush_plan *p)
 	for (size_t i = 0; i < p->nnames && r == 0; i++)
 		r = name_check(fs, &p->names[i]);
 	return r;
+}
+
+struct names_in {
+	struct flush_plan plan;
+	struct lb_inode *dir;
+};
+
+static int collect_name_in(struct lb_fs *fs, struct lb_qentry *e, void *ctx)
+{
+	struct names_in *c = ctx;
+	size_t had = c->plan.nnames;
+	int r = plan_name(fs, &c->plan, e);
+
+	if (r == 0 && c->plan.nnames > had && c->plan.names[had].dir != c->dir) {
+		struct flush_name *n = &c->plan.names[--c->plan.nnames];
+
+		inode_unref(fs, n->dir);
+		inode_unref(fs, n->obj);
+		free(n->name);
+	}
+	return r;
+}
+
+/*
+ * Whether the store lost a name the queue made in @dir (a failure rolled it
+ * back while lookups and listings still answer): a listing read from it now
+ * would hide a name the application made. Checked before a healthy listing.
+ */
+bool flush_names_lost_in(struct lb_fs *fs, struct lb_inode *dir)
+{
+	struct names_in *c = calloc(1, sizeof(*c));
+	bool lost = false;
+
+	if (!c)
+		return false;
+	c->dir = dir;
+	if (queue_walk(fs, collect_name_in, c) == 0)
+		for (size_t i = 0; i < c->plan.nnames && !lost; i++)
+			lost = name_check(fs, &c->plan.names[i]) < 0;
+	for (size_t i = 0; i < c->plan.nnames; i++) {
+		inode_unref(fs, c->plan.names[i].dir);
+		inode_unref(fs, c->plan.names[i].obj);
+		free(c->plan.names[i].name);
+	}
+	free(c->plan.names);
+	free(c);
+	return lost;
 }

@@ -149,7 +149,12 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 		mode_rdunlock(fs);
 		return -ECANCELED;
 	}
-	if (r >= 0 && m->journalable) {
+	/*
+	 * An unlinked open file is queued too, without a path: the journal
+	 * cannot name it, but a failure that rolls it back must still find
+	 * its unflushed writes for the overlay its open files read.
+	 */
+	if (r >= 0 && !m->absorbed && (m->journalable || (m->unlinked && m->file))) {
 		int q = queue_push(fs, m);
 
 		if (q < 0)

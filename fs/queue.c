@@ -32,6 +32,7 @@ struct lb_qentry {
 	struct journal_record rec;	/* pointers into buf */
 	struct lb_inode *inodes[4];	/* file, dir, dir2 (synced), victim2; each with a ref */
 	bool content;			/* counted in inodes[0]->queued */
+	bool in_overlay;		/* an unlinked file's, applied by queue_to_ghost() */
 	size_t bytes;
 	char buf[];
 };
@@ -208,6 +209,12 @@ struct lb_inode *queue_entry_inode(struct lb_qentry *e, int i)
 	return e->inodes[i];
 }
 
+/* Whether the overlay shows @e already (queue_to_ghost()): applying it again would undo newer writes. */
+bool queue_entry_in_overlay(struct lb_qentry *e)
+{
+	return e->in_overlay;
+}
+
 void queue_free_list(struct lb_fs *fs, struct lb_qentry *head)
 {
 	while (head) {
@@ -239,6 +246,35 @@ bool queue_holds_inode(struct lb_fs *fs, struct lb_inode *inode)
 	for (struct lb_qentry *e = fs->queue.head; e && !r; e = e->next)
 		for (int i = 0; i < 4 && !r; i++)
 			r = e->inodes[i] == inode;
+	pthread_mutex_unlock(&fs->queue.lock);
+	return r;
+}
+
+/*
+ * Applies the queued mutations of the unlinked open file @inode to its new
+ * overlay node: the store may have rolled them back, and the journal never
+ * had them. Called with ov_lock held.
+ */
+void queue_to_ghost(struct lb_fs *fs, struct lb_inode *inode)
+{
+	pthread_mutex_lock(&fs->queue.lock);
+	for (struct lb_qentry *e = fs->queue.head; e; e = e->next)
+		if (e->inodes[0] == inode && !e->rec.path) {
+			(void)ov_apply_record(fs, &e->rec, inode, NULL, NULL, NULL, NULL, true);
+			e->in_overlay = true;
+		}
+	pthread_mutex_unlock(&fs->queue.lock);
+}
+
+/* Calls @fn for each queued entry, oldest first, under the queue lock. */
+int queue_walk(struct lb_fs *fs, int (*fn)(struct lb_fs *fs, struct lb_qentry *e, void *ctx),
+	       void *ctx)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fs->queue.lock);
+	for (struct lb_qentry *e = fs->queue.head; e && r == 0; e = e->next)
+		r = fn(fs, e, ctx);
 	pthread_mutex_unlock(&fs->queue.lock);
 	return r;
 }

@@ -189,6 +189,15 @@ static bool listing_lost_names(struct lb_fs *fs, struct lb_dir *d)
 	return errno == 0 && seen < want;
 }
 
+static bool listing_lost(struct lb_fs *fs, struct lb_dir *d)
+{
+	bool lost = listing_lost_names(fs, d) || flush_names_lost_in(fs, d->inode);
+
+	d->offset = 0;	/* listing_lost_names() rewound it */
+	d->entry = NULL;
+	return lost;
+}
+
 void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_fs *fs = fs_of(req);
@@ -218,8 +227,6 @@ void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(d);
 		return (void)fuse_reply_err(req, r);
 	}
-	if (listing_lost_names(fs, d))
-		absorb_begin(fs, -ESTALE);
 reply:
 	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 1;
@@ -278,6 +285,9 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	/* Healthy again: a new listing comes from the store itself. */
 	if (fs->state == LB_HEALTHY && d->dp && d->snap && off == 0)
 		snap_free(d);
+	/* Checked as late as possible: a rollback may come after opendir. */
+	if (fs->state == LB_HEALTHY && d->dp && off == 0 && listing_lost(fs, d))
+		absorb_begin(fs, -ESTALE);
 	while (d->snap || !d->dp || fs->state != LB_HEALTHY) {
 		if (!d->snap || off == 0) {
 			err = snap_build(fs, d);

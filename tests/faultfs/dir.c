@@ -414,16 +414,13 @@ void ff_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 {
 	struct ff_dir *d = (struct ff_dir *)(uintptr_t)fi->fh;
 	struct ff_inode *in = ff_inode(req, ino);
-	int fd = dirfd(d->dp);
+	uint64_t gen = undo_generation(fs_of(req));
 
 	if (!ff_gate(req, FF_SYNC))
 		return;
 	if (!in)
 		return (void)fuse_reply_err(req, ESTALE);
-	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
-		return (void)fuse_reply_err(req, errno);
-	undo_dir_synced(fs_of(req), in);
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -undo_sync(fs_of(req), in, dirfd(d->dp), datasync, gen));
 }
 
 void ff_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -89,9 +89,9 @@ void undo_begin(struct ff_fs *fs, struct ff_inode *inode);
 void undo_end(struct ff_fs *fs, struct ff_inode *inode);
 int undo_save(struct ff_fs *fs, struct ff_inode *inode, off_t off, off_t len);
 int undo_save_from(struct ff_fs *fs, struct ff_inode *inode, off_t off);
-void undo_file_synced(struct ff_fs *fs, struct ff_inode *inode);
 void undo_file_synced_locked(struct ff_fs *fs, struct ff_inode *inode);
-void undo_dir_synced(struct ff_fs *fs, struct ff_inode *dir);
+uint64_t undo_generation(struct ff_fs *fs);
+int undo_sync(struct ff_fs *fs, struct ff_inode *inode, int fd, bool datasync, uint64_t gen);
 void undo_created(struct ff_fs *fs, struct ff_inode *parent, const char *name,
 		  struct ff_inode *inode, bool fresh);
 void undo_unlinked(struct ff_fs *fs, struct ff_inode *parent, const char *name);

@@ -161,16 +161,13 @@ void ff_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void ff_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	struct ff_inode *in = ff_inode(req, ino);
-	int fd = (int)fi->fh;
+	uint64_t gen = undo_generation(fs_of(req));
 
 	if (!ff_gate(req, FF_SYNC))
 		return;
 	if (!in)
 		return (void)fuse_reply_err(req, ESTALE);
-	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
-		return (void)fuse_reply_err(req, errno);
-	undo_file_synced(fs_of(req), in);
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -undo_sync(fs_of(req), in, (int)fi->fh, datasync, gen));
 }
 
 void ff_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "faultfs.h"
@@ -80,6 +81,7 @@ struct ff_undo {
 	uint64_t bytes;			/* lock */
 	uint64_t limit;
 	uint64_t n_files, n_entries;	/* lock */
+	uint64_t generation;		/* rollbacks so far; atomic */
 };
 
 struct ff_undo *undo_new(uint64_t limit)
@@ -304,13 +306,6 @@ void undo_file_synced_locked(struct ff_fs *fs, struct ff_inode *inode)
 		undo_file_drop(fs, inode->undo);
 }
 
-void undo_file_synced(struct ff_fs *fs, struct ff_inode *inode)
-{
-	undo_begin(fs, inode);
-	undo_file_synced_locked(fs, inode);
-	undo_end(fs, inode);
-}
-
 static struct undo_entry *undo_entry_new(struct ff_fs *fs, struct ff_inode *parent,
 					 const char *name, struct ff_inode *inode)
 {
@@ -426,12 +421,21 @@ void undo_renamed(struct ff_fs *fs, struct ff_inode *parent, const char *name,
 	pthread_rwlock_unlock(&u->rw);
 }
 
-void undo_dir_synced(struct ff_fs *fs, struct ff_inode *dir)
+/*
+ * Rollbacks so far. A sync that passed the fault gate before a failure
+ * fired but reaches the store after its rollback would claim the rolled
+ * back state durable: it compares this before the gate and under the lock.
+ */
+uint64_t undo_generation(struct ff_fs *fs)
+{
+	return __atomic_load_n(&fs->undo->generation, __ATOMIC_ACQUIRE);
+}
+
+static void dir_synced_locked(struct ff_fs *fs, struct ff_inode *dir)
 {
 	struct ff_undo *u = fs->undo;
 	struct undo_entry **pe;
 
-	pthread_rwlock_rdlock(&u->rw);
 	pthread_mutex_lock(&u->lock);
 	for (pe = &u->entries; *pe;)
 		if ((*pe)->parent == dir)
@@ -439,8 +443,35 @@ void undo_dir_synced(struct ff_fs *fs, struct ff_inode *dir)
 		else
 			pe = &(*pe)->next;
 	pthread_mutex_unlock(&u->lock);
-	pthread_rwlock_unlock(&u->rw);
 }
+
+/*
+ * fsync (fdatasync) of @fd, the file or directory @inode, and what it makes
+ * durable, in one step no rollback can split; -EIO when a rollback came
+ * after @gen, -errno when the sync fails.
+ */
+int undo_sync(struct ff_fs *fs, struct ff_inode *inode, int fd, bool datasync, uint64_t gen)
+{
+	bool dir = S_ISDIR(inode->type);
+	int r = 0;
+
+	pthread_rwlock_rdlock(&fs->undo->rw);
+	if (!dir)
+		pthread_mutex_lock(&inode->undo_lock);
+	if (undo_generation(fs) != gen)
+		r = -EIO;	/* the failure took what this sync was to keep */
+	else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		r = -errno;
+	else if (dir)
+		dir_synced_locked(fs, inode);
+	else
+		undo_file_synced_locked(fs, inode);
+	if (!dir)
+		pthread_mutex_unlock(&inode->undo_lock);
+	pthread_rwlock_unlock(&fs->undo->rw);
+	return r;
+}
+
 
 /* Called with rw held for writing. */
 static void undo_drop_all(struct ff_fs *fs)
@@ -564,6 +595,7 @@ int undo_rollback(struct ff_fs *fs, char *msg, size_t len)
 	int r, ret = 0;
 
 	pthread_rwlock_wrlock(&u->rw);
+	__atomic_add_fetch(&u->generation, 1, __ATOMIC_RELEASE);
 	bytes = u->bytes;
 	for (struct ff_undo_file *uf = u->files; uf; uf = uf->next, files++) {
 		r = undo_file_apply(uf);
