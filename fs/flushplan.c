@@ -42,6 +42,8 @@
 struct flush_obj {
 	struct lb_inode *inode;		/* with a ref */
 	uint64_t min_size;		/* regular files: the queue left at least this size */
+	bool size_known;		/* a queued truncate set the size: */
+	uint64_t size;			/* then the queue left exactly this one */
 	bool sample_valid;
 	uint64_t sample_off;
 	size_t sample_len;
@@ -150,20 +152,20 @@ static void obj_follow(struct flush_obj *o, const struct journal_record *rec)
 		end = rec->offset + rec->data_len;
 		if (end > o->min_size)
 			o->min_size = end;
+		if (end > o->size)
+			o->size = end;
 		o->sample_len = rec->data_len < SAMPLE_MAX ? rec->data_len : SAMPLE_MAX;
 		o->sample_off = rec->offset;
 		memcpy(o->sample, rec->data, o->sample_len);
 		o->sample_valid = o->sample_len > 0;
 		break;
-	case JOURNAL_TRUNCATE:
-		o->min_size = rec->size;
-		if (o->sample_off + o->sample_len > rec->size)
-			o->sample_valid = false;
-		break;
 	case JOURNAL_SETATTR:
 		if (!(rec->flags & JOURNAL_ATTR_SIZE))
 			break;
-		o->min_size = rec->size;
+		/* fall through */
+	case JOURNAL_TRUNCATE:
+		o->min_size = o->size = rec->size;
+		o->size_known = true;
 		if (o->sample_off + o->sample_len > rec->size)
 			o->sample_valid = false;
 		break;
@@ -171,6 +173,8 @@ static void obj_follow(struct flush_obj *o, const struct journal_record *rec)
 		end = rec->offset + rec->length;
 		if (!(rec->flags & FALLOC_FL_KEEP_SIZE) && end > o->min_size)
 			o->min_size = end;
+		if (!(rec->flags & FALLOC_FL_KEEP_SIZE) && end > o->size)
+			o->size = end;
 		o->sample_valid = false;
 		break;
 	default:
@@ -291,6 +295,9 @@ static const char *obj_loss(struct lb_fs *fs, const struct flush_obj *o, int fd)
 		return NULL;
 	if ((uint64_t)st.st_size < o->min_size)
 		return "data at its end";
+	/* a shrink undone grows the file back: no shorter, yet lost */
+	if (o->size_known && (uint64_t)st.st_size != o->size)
+		return "the size it was truncated to";
 	if (o->sample_valid &&
 	    (pread(fd, buf, o->sample_len, (off_t)o->sample_off) != (ssize_t)o->sample_len ||
 	     memcmp(buf, o->sample, o->sample_len) != 0))

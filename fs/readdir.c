@@ -217,6 +217,7 @@ void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto reply;
 	}
 	if (dfd < 0) {
+		log_debug("opendir %p: %d", (void *)inode, dfd);
 		free(d);
 		return (void)fuse_reply_err(req, -dfd);
 	}
@@ -301,8 +302,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				if (err == 0)
 					continue;
 			}
-			if (err < 0)
+			if (err < 0) {
+				log_debug("readdir of the overlay %p: %d", (void *)d->inode, err);
 				return (void)fuse_reply_err(req, -err);
+			}
 		}
 		return snap_reply(req, d, size, off, plus);
 	}
@@ -338,9 +341,10 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		absorb_begin(fs, err);
 		return do_readdir(req, size, off, fi, plus);
 	}
-	if (err && used == 0)
+	if (err && used == 0) {
+		log_debug("readdir %p: %d", (void *)d->inode, err);
 		fuse_reply_err(req, err);
-	else
+	} else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
 }

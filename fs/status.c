@@ -18,11 +18,11 @@
 #include "lifeboat/log.h"
 #include "lifeboatfs.h"
 
-static uint64_t mono_ms(void)
+static uint64_t clock_ms(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -92,6 +92,7 @@ static struct json_object *status_json(struct lb_fs *fs)
 	if (fs->journal)
 		json_object_object_add(o, "journal_path", journal_path_json(fs));
 	add_u64(o, "since_ms", s.state_since_ms);
+	add_u64(o, "written_ms", clock_ms(CLOCK_REALTIME));	/* how fresh the counts below are */
 	add_u64(o, "queue_bytes", qbytes);
 	add_u64(o, "queue_records", qrecords);
 	add_u64(o, "queue_budget", fs->opt.queue_budget);
@@ -105,7 +106,7 @@ static struct json_object *status_json(struct lb_fs *fs)
 	json_object_object_add(o, "absorbed", abs);
 	add_u64(o, "holding", s.holding);
 	add_u64(o, "holds", s.holds);
-	add_u64(o, "hold_current_ms", s.hold_started_ms ? mono_ms() - s.hold_started_ms : 0);
+	add_u64(o, "hold_current_ms", s.hold_started_ms ? clock_ms(CLOCK_MONOTONIC) - s.hold_started_ms : 0);
 	add_u64(o, "hold_longest_ms", s.hold_longest_ms);
 	json_object_object_add(o, "hold_histogram", hold_histogram_json(&s));
 	add_u64(o, "replay_done", s.replay_done);

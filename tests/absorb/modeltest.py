@@ -357,6 +357,14 @@ class Worker(threading.Thread):
         buf = self.data(self.rng.randrange(1, min(length - off, 8192) + 1))
         sync = self.rng.random() < 0.5
         desc = 'mmap write %s off %d len %d%s' % (p, off, len(buf), ' + msync' if sync else '')
+        if self.run_.args.kill_cmd:
+            # The page-ins of the mapping are reads the outage may hold and
+            # a kill may cut off: do them first, as a read (the mirror is
+            # untouched yet), so the write itself finds its pages cached.
+            def prefault(side):
+                with open(os.path.join(self.root(side), p), 'rb') as f:
+                    return len(os.pread(f.fileno(), length, 0))
+            self.both('page-in for ' + desc, prefault, readonly=True)
         self.run_.log('%8.3f t%d op#%d %-7s begin %s (a SIGBUS here kills the test)' % (
             now() - self.run_.t0, self.tid, self.index, self.run_.phase, desc))
 
@@ -765,11 +773,16 @@ def wait_healthy(run):
     if not a.status:
         return True
     deadline = now() + a.settle_timeout
+    ops_end_ms = time.time() * 1000
     st = None
     while now() < deadline:
         st = run.read_status()
+        # The store holds it all once the queue is flushed: a failure no op
+        # saw may have rolled back what the queue holds until the flusher
+        # finds it. A status written before the ops ended proves nothing.
         if st and st.get('state') == 'healthy' and \
-                st.get('replay_done', 0) == st.get('replay_total', 0):
+                st.get('replay_done', 0) == st.get('replay_total', 0) and \
+                st.get('queue_records', 0) == 0 and st.get('written_ms', 0) > ops_end_ms:
             return True
         time.sleep(0.02)
     run.fail('seed=%d: status not healthy %.0fs after the ops: %s' % (a.seed, a.settle_timeout,
