@@ -67,8 +67,13 @@ int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const ch
 	return set_path(fs, m, m->path2, &m->rec.path2, dir, name);
 }
 
-/* Cached attributes of an object a mutation touched, fresh from the store. */
-static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode)
+/*
+ * Cached attributes of an object a mutation touched, fresh from the store.
+ * A @removed object (it lost a name to this mutation, which still holds
+ * that name in the cache) without links is what the removal made, not a
+ * rollback: asking inode_store_lost() would walk the whole queue for it.
+ */
+static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed)
 {
 	struct stat st;
 	int fd;
@@ -79,7 +84,7 @@ static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode)
 	if (fd < 0)
 		return;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !inode_store_lost(fs, inode, &st))
+	    ((removed && st.st_nlink == 0) || !inode_store_lost(fs, inode, &st)))
 		inode_stat_set(fs, inode, &st);
 	inode_fd_put(fs, inode);
 }
@@ -112,11 +117,12 @@ static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
 	case JOURNAL_REMOVEXATTR:
 		return;	/* the op keeps the file's size and mode itself */
 	default:
-		refresh_stat(fs, m->dir);
+		refresh_stat(fs, m->dir, false);
 		if (m->dir2 != m->dir)
-			refresh_stat(fs, m->dir2);
-		refresh_stat(fs, m->victim);
-		refresh_stat(fs, m->victim2);
+			refresh_stat(fs, m->dir2, false);
+		/* a rename's victim is the object moved: it keeps its links */
+		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME);
+		refresh_stat(fs, m->victim2, true);
 	}
 }
 
