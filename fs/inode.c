@@ -55,6 +55,34 @@ static void lru_push(struct lb_fs *fs, struct lb_inode *inode)
 	fs->lru.lru_next = inode;
 }
 
+/*
+ * Closing the last fd of a removed object frees it on the store (ext4
+ * evicts and truncates it inside close(2)), which must not happen under
+ * inodes_lock: every request takes it, and a FORGET right after an unlink
+ * would hold up the GETATTR the kernel sends before the next removal. Fds
+ * closed under the lock wait in their thread's list for inodes_unlock().
+ */
+#define DEFERRED_CLOSE_MAX 64
+
+static __thread int deferred_fds[DEFERRED_CLOSE_MAX];
+static __thread unsigned int ndeferred_fds;
+
+static void close_deferred(int fd)
+{
+	if (ndeferred_fds == DEFERRED_CLOSE_MAX)
+		close(fd);	/* a long chain of frees: not worth a bigger list */
+	else
+		deferred_fds[ndeferred_fds++] = fd;
+}
+
+/* Every unlock of inodes_lock in this file: then the deferred closes. */
+static void inodes_unlock(struct lb_fs *fs)
+{
+	pthread_mutex_unlock(&fs->inodes_lock);
+	while (ndeferred_fds)
+		close(deferred_fds[--ndeferred_fds]);
+}
+
 /* Closes the least recently used unpinned fds until the cache fits. */
 static void lru_evict(struct lb_fs *fs)
 {
@@ -62,7 +90,7 @@ static void lru_evict(struct lb_fs *fs)
 		struct lb_inode *victim = fs->lru.lru_prev;
 
 		lru_unlink(victim);
-		close(victim->fd);
+		close_deferred(victim->fd);
 		victim->fd = -1;
 		fs->open_fds--;
 	}
@@ -157,7 +185,7 @@ void inode_retired_drop_all(struct lb_fs *fs)
 		retired_unlink(fs, old);
 		inode_free_locked(fs, old);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* Under inodes_lock: the kernel (or a name, or the queue) uses @inode again. */
@@ -210,7 +238,7 @@ static void inode_free_locked(struct lb_fs *fs, struct lb_inode *inode)
 	if (inode->fd >= 0 && !inode->pinned)
 		fs->open_fds--;
 	if (inode->fd >= 0)
-		close(inode->fd);
+		close_deferred(inode->fd);
 	assert(!inode->ov && !inode->files);
 	names_absent_free_locked(inode);
 	dirset_free_locked(inode);
@@ -311,7 +339,7 @@ void inode_root_listing(struct lb_fs *fs)
 			dirset_add_locked(&fs->root, de->d_name);
 	if (n >= ROOT_LISTING_MAX)
 		dirset_free_locked(&fs->root);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	closedir(dp);
 }
 
@@ -364,10 +392,10 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode)
 	if (inode->fd >= 0) {
 		inode->fd_users++;
 		lru_unlink(inode);
-		pthread_mutex_unlock(&fs->inodes_lock);
+		inodes_unlock(fs);
 		return inode->fd;
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 
 	fd = open_by_handle_at(fs->mount_fd, inode->handle, O_PATH | O_CLOEXEC);
 	if (fd < 0 && errno == ESTALE && inode_reresolve(fs, inode) == 0)
@@ -385,7 +413,7 @@ int inode_fd_get(struct lb_fs *fs, struct lb_inode *inode)
 		fs->open_fds++;
 	}
 	inode->fd_users++;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	return inode->fd;
 }
 
@@ -398,7 +426,7 @@ void inode_fd_put(struct lb_fs *fs, struct lb_inode *inode)
 		lru_push(fs, inode);
 		lru_evict(fs);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 static struct lb_inode *inode_new(struct lb_fs *fs, int fd, const struct stat *st)
@@ -431,7 +459,7 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 	inode = table_find(fs, st->st_dev, st->st_ino);
 	if (inode)
 		goto found;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 
 	fresh = inode_new(fs, fd, st);
 	if (!fresh) {
@@ -462,7 +490,7 @@ int inode_from_fd(struct lb_fs *fs, int fd, const struct stat *st, struct lb_ino
 		lru_push(fs, fresh);
 		lru_evict(fs);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	*ret = fresh;
 	return 0;
 
@@ -473,7 +501,7 @@ found:
 	inode->mode = st->st_mode;
 	if (parent)
 		names_add_locked(fs, inode, parent, name);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	close(fd);
 	*ret = inode;
 	return 0;
@@ -512,7 +540,7 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 		inode->mode = st.st_mode;
 		names_add_locked(fs, inode, parent, name);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 
 	if (!inode) {
 		fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -540,7 +568,7 @@ void inode_forget(struct lb_fs *fs, struct lb_inode *inode, uint64_t nlookup)
 		nlookup = inode->nlookup;	/* kernel bug guard: never underflow */
 	inode->nlookup -= nlookup;
 	inode_destroy_locked(fs, inode);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode)
@@ -548,7 +576,7 @@ void inode_add_lookup(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode_revive_locked(fs, inode);
 	inode->nlookup++;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 void inode_ref(struct lb_fs *fs, struct lb_inode *inode)
@@ -556,7 +584,7 @@ void inode_ref(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode_revive_locked(fs, inode);
 	inode->refs++;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 void inode_unref(struct lb_fs *fs, struct lb_inode *inode)
@@ -564,7 +592,7 @@ void inode_unref(struct lb_fs *fs, struct lb_inode *inode)
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode->refs--;
 	inode_destroy_locked(fs, inode);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /*
@@ -582,7 +610,7 @@ void inode_unhash(struct lb_fs *fs, struct lb_inode *inode)
 		retired_unlink(fs, inode);
 		inode_free_locked(fs, inode);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* @name in @dir was removed (@absent) or made, through the mount. */
@@ -596,7 +624,7 @@ void inode_name_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name,
 		names_absent_del_locked(dir, name);
 		dirset_add_locked(dir, name);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* @dir was made through the mount: it is empty and we will see every change. */
@@ -605,7 +633,7 @@ void inode_dir_complete(struct lb_fs *fs, struct lb_inode *dir)
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (!dir->dirset)
 		dirset_init_locked(dir);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char *name)
@@ -614,7 +642,7 @@ bool inode_name_known_absent(struct lb_fs *fs, struct lb_inode *dir, const char 
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	r = names_absent_has_locked(dir, name) || dirset_knows_absent_locked(dir, name);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	return r;
 }
 
@@ -625,7 +653,7 @@ int inode_dir_empty(struct lb_fs *fs, struct lb_inode *dir)
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	r = dirset_empty_locked(dir);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	return r;
 }
 
@@ -635,7 +663,7 @@ void inode_add_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *d
 {
 	pthread_mutex_lock(&fs->inodes_lock);
 	names_add_locked(fs, inode, dir, name);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* A rename moved @name in @parent (of @inode) to @newname in @newparent. */
@@ -647,7 +675,7 @@ void inode_move_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode *
 		(void)names_remove_locked(fs, parent, name);
 	names_absent_add_locked(parent, name);
 	names_add_locked(fs, inode, newparent, newname);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* @name in @parent is gone: forget it as a name of @inode. */
@@ -658,7 +686,7 @@ void inode_clear_link(struct lb_fs *fs, struct lb_inode *inode, struct lb_inode 
 	if (names_find_locked(fs, parent, name) == inode)
 		inode_destroy_locked(fs, names_remove_locked(fs, parent, name));
 	names_absent_add_locked(parent, name);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* The object known as @name in @dir, with a ref the caller drops; NULL if unknown. */
@@ -672,7 +700,7 @@ struct lb_inode *inode_child_get(struct lb_fs *fs, struct lb_inode *dir, const c
 		inode_revive_locked(fs, c);
 		c->refs++;
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	return c;
 }
 
@@ -710,7 +738,7 @@ int inode_path(struct lb_fs *fs, struct lb_inode *inode, const char *name, char 
 		else
 			r = path_prepend(buf, &pos, n);
 	}
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	if (r < 0)
 		return r;
 	if (pos == len - 1)
@@ -734,7 +762,7 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name)
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	r = names_find_locked(fs, dir, name) != NULL;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	return r;
 }
 
@@ -761,14 +789,14 @@ void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_s
 {
 	pthread_mutex_lock(&fs->inodes_lock);
 	*ret_st = inode->st;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
 {
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode->st = *st;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	inode->mode = st->st_mode;
 }
 
@@ -778,7 +806,7 @@ void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, boo
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (exact || (uint64_t)inode->st.st_size < end)
 		inode->st.st_size = (off_t)end;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* The replay left the object as the overlay showed it: its size and links. */
@@ -788,7 +816,7 @@ void inode_note_replayed(struct lb_fs *fs, struct lb_inode *inode, const struct 
 	if (S_ISREG(attr->st_mode))
 		inode->st.st_size = attr->st_size;
 	inode->st.st_nlink = attr->st_nlink;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 /* An object created while absorbing: no store object, one kernel lookup. */
@@ -809,7 +837,7 @@ struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, co
 	inode->generation = ++fs->next_generation;
 	inode->nlookup = 1;
 	names_add_locked(fs, inode, parent, name);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	return inode;
 }
 
@@ -852,7 +880,7 @@ void inode_realize(struct lb_fs *fs, struct lb_inode *inode, int fd, const struc
 	if (!table_find(fs, st->st_dev, st->st_ino))
 		table_insert(fs, inode);
 	lru_evict(fs);
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 	inode->mode = st->st_mode;
 }
 
@@ -928,7 +956,7 @@ void inode_file_add(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f)
 	if (inode->files)
 		inode->files->prev = f;
 	inode->files = f;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
 
 void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f)
@@ -940,5 +968,5 @@ void inode_file_del(struct lb_fs *fs, struct lb_inode *inode, struct lb_file *f)
 		inode->files = f->next;
 	if (f->next)
 		f->next->prev = f->prev;
-	pthread_mutex_unlock(&fs->inodes_lock);
+	inodes_unlock(fs);
 }
