@@ -518,6 +518,20 @@ void entry_fill(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
 }
 
 /*
+ * What the store shows of a known object through another name (a hard
+ * link) or after the kernel forgot the dentry: the cached attributes must
+ * not take a rollback's word for it (inode_store_lost()), nor an object of
+ * another type that a rollback freed the number for while the queue holds
+ * the one the mount knows.
+ */
+static bool lookup_finds_loss(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
+{
+	if ((inode->mode ^ st->st_mode) & S_IFMT)
+		return fs->state == LB_HEALTHY && queue_holds_inode(fs, inode);
+	return inode_store_lost(fs, inode, st);
+}
+
+/*
  * Looks up @name in @parent and fills @ret_e for a kernel entry reply.
  * One fstatat(2) when the object is already known, else open + fstat.
  */
@@ -535,12 +549,28 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 	inode = table_find(fs, st.st_dev, st.st_ino);
 	if (inode) {
 		inode_revive_locked(fs, inode);
+		inode->refs++;	/* checked without the lock, which the queue's comes before */
+	}
+	inodes_unlock(fs);
+	if (inode && lookup_finds_loss(fs, inode, &st)) {
+		inode_unref(fs, inode);
+		return -ESTALE;
+	}
+	if (inode && ((inode->mode ^ st.st_mode) & S_IFMT)) {
+		/* the store gave the number of an object removed through the mount to a new one */
+		inode_unhash(fs, inode);
+		inode_unref(fs, inode);
+		inode = NULL;
+	}
+	if (inode) {
+		pthread_mutex_lock(&fs->inodes_lock);
+		inode->refs--;
 		inode->nlookup++;
 		inode->st = st;
 		inode->mode = st.st_mode;
 		names_add_locked(fs, inode, parent, name);
+		inodes_unlock(fs);
 	}
-	inodes_unlock(fs);
 
 	if (!inode) {
 		fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -778,7 +808,9 @@ bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct sta
 	struct stat known;
 
 	inode_stat_get(fs, inode, &known);
-	if (st->st_nlink != 0 && !(S_ISREG(st->st_mode) && st->st_size < known.st_size))
+	/* a directory loses links only to rmdir through the mount, or to a rollback */
+	if (st->st_nlink != 0 && !(S_ISREG(st->st_mode) && st->st_size < known.st_size) &&
+	    !(S_ISDIR(st->st_mode) && st->st_nlink < known.st_nlink))
 		return false;
 	if (st->st_nlink == 0 && !inode_named(fs, inode))
 		return false;	/* unlinked through the mount, still open */

@@ -172,30 +172,38 @@ static bool listing_lost_names(struct lb_fs *fs, struct lb_dir *d)
 {
 	struct dirent *de;
 	ssize_t want, seen = 0;
+	bool failed;
+	DIR *dp;
+	int dfd;
 
 	pthread_mutex_lock(&fs->inodes_lock);
 	want = dirset_count_locked(d->inode);
 	pthread_mutex_unlock(&fs->inodes_lock);
 	if (want <= 0 || fs->state != LB_HEALTHY || !queue_holds_inode(fs, d->inode))
 		return false;
-	for (errno = 0; (de = readdir(d->dp)); errno = 0) {
+	dfd = dir_open(fs, d->inode);	/* its own: d->dp stays where it is */
+	dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!dp) {
+		if (dfd >= 0)
+			close(dfd);
+		return false;
+	}
+	for (errno = 0; (de = readdir(dp)); errno = 0) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		pthread_mutex_lock(&fs->inodes_lock);
 		seen += !dirset_knows_absent_locked(d->inode, de->d_name);
 		pthread_mutex_unlock(&fs->inodes_lock);
 	}
-	rewinddir(d->dp);
-	return errno == 0 && seen < want;
+	failed = errno != 0;
+	closedir(dp);
+	return !failed && seen < want;
 }
 
+/* Whether the store lost a name the mount made in the directory of @d. */
 static bool listing_lost(struct lb_fs *fs, struct lb_dir *d)
 {
-	bool lost = listing_lost_names(fs, d) || flush_names_lost_in(fs, d->inode);
-
-	d->offset = 0;	/* listing_lost_names() rewound it */
-	d->entry = NULL;
-	return lost;
+	return listing_lost_names(fs, d) || flush_names_lost_in(fs, d->inode);
 }
 
 void lb_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -236,9 +244,36 @@ reply:
 		dir_free(d);
 }
 
+/* The lookups a readdirplus batch made: undone if the batch is not sent. */
+struct batch_lookups {
+	fuse_ino_t *inos;
+	size_t n, cap;
+};
+
+static void lookups_note(struct batch_lookups *l, fuse_ino_t ino)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		fuse_ino_t *grown = realloc(l->inos, cap * sizeof(*grown));
+
+		if (!grown)
+			return;	/* leaves a lookup count high: the inode stays cached */
+		l->inos = grown;
+		l->cap = cap;
+	}
+	l->inos[l->n++] = ino;
+}
+
+static void lookups_undo(struct lb_fs *fs, struct batch_lookups *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		inode_forget(fs, inode_of(fs, l->inos[i]), 1);
+	l->n = 0;
+}
+
 /* Adds one entry; returns its size, or 0 when the buffer is full. */
 static size_t add_entry(fuse_req_t req, struct lb_dir *d, int plus, char *buf, size_t room,
-			off_t next, int *ret_err)
+			off_t next, struct batch_lookups *looked, int *ret_err)
 {
 	struct lb_fs *fs = fs_of(req);
 	struct dirent *de = d->entry;
@@ -271,6 +306,8 @@ static size_t add_entry(fuse_req_t req, struct lb_dir *d, int plus, char *buf, s
 			inode_forget(fs, inode_of(fs, e.ino), 1);
 		return 0;
 	}
+	if (e.ino)
+		lookups_note(looked, e.ino);
 	return len;
 }
 
@@ -279,6 +316,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 {
 	struct lb_fs *fs = fs_of(req);
 	struct lb_dir *d = dir_of(fi);
+	struct batch_lookups looked = { 0 };
 	size_t used = 0, len;
 	char *buf;
 	int err = 0;
@@ -286,9 +324,6 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	/* Healthy again: a new listing comes from the store itself. */
 	if (fs->state == LB_HEALTHY && d->dp && d->snap && off == 0)
 		snap_free(d);
-	/* Checked as late as possible: a rollback may come after opendir. */
-	if (fs->state == LB_HEALTHY && d->dp && off == 0 && listing_lost(fs, d))
-		absorb_begin(fs, -ESTALE);
 	while (d->snap || !d->dp || fs->state != LB_HEALTHY) {
 		if (!d->snap || off == 0) {
 			err = snap_build(fs, d);
@@ -327,7 +362,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 				break;
 			}
 		}
-		len = add_entry(req, d, plus, buf + used, size - used, d->entry->d_off, &err);
+		len = add_entry(req, d, plus, buf + used, size - used, d->entry->d_off, &looked,
+				&err);
 		if (len == 0)
 			break;
 		if (len != (size_t)-1)
@@ -338,9 +374,26 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	if (err && used == 0 && is_path_failure(fs, err)) {
 		/* The store stopped answering: list from the overlay, or wait. */
 		free(buf);
+		free(looked.inos);
 		absorb_begin(fs, err);
 		return do_readdir(req, size, off, fi, plus);
 	}
+	/*
+	 * Checked after the read, as a rollback the queue has not seen yet
+	 * may have taken names just before it: the first batch then comes
+	 * from the overlay. A later one can only start absorbing, as its
+	 * offsets are the store's.
+	 */
+	if (used > 0 && fs->state == LB_HEALTHY && listing_lost(fs, d)) {
+		absorb_begin(fs, -ESTALE);
+		if (off == 0) {
+			lookups_undo(fs, &looked);
+			free(looked.inos);
+			free(buf);
+			return do_readdir(req, size, off, fi, plus);
+		}
+	}
+	free(looked.inos);
 	if (err && used == 0) {
 		log_debug("readdir %p: %d", (void *)d->inode, err);
 		fuse_reply_err(req, err);
