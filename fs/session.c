@@ -106,19 +106,90 @@ static const struct fuse_lowlevel_ops lb_ops = {
 	.lseek = lb_lseek,
 };
 
-/* The first reply on the device answers INIT: add HANDLE_KILLPRIV_V2 to it. */
-static void patch_init_reply(struct iovec *iov, int count)
+/*
+ * The first reply on the device answers INIT: add HANDLE_KILLPRIV_V2 to
+ * it. True for the INIT reply (even one it cannot patch).
+ */
+static bool patch_init_reply(struct iovec *iov, int count)
 {
 	struct fuse_out_header *out = iov[0].iov_base;
 	struct fuse_init_out *init;
 
 	if (atomic_exchange(&init_reply_seen, true))
-		return;
+		return false;
 	if (count < 2 || iov[0].iov_len != sizeof(*out) || out->error != 0 ||
 	    iov[1].iov_len < offsetof(struct fuse_init_out, max_background))
-		return;
+		return true;
 	init = iov[1].iov_base;
 	init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+	return true;
+}
+
+/* @path as /proc/self/mountinfo writes it (octal escapes). */
+static void mountinfo_escape(const char *path, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *path && n + 5 < len; path++) {
+		if (strchr(" \t\n\\", *path))
+			n += (size_t)snprintf(buf + n, len - n, "\\%03o", (unsigned char)*path);
+		else
+			buf[n++] = *path;
+	}
+	buf[n] = '\0';
+}
+
+/* The device number of the newest mount at @mountpoint, from mountinfo. */
+static int mount_devnum(const char *mountpoint, unsigned int *ret_major, unsigned int *ret_minor)
+{
+	char want[2 * PATH_MAX], mnt[2 * PATH_MAX], *line = NULL;
+	unsigned int maj, min;
+	size_t cap = 0;
+	int r = -ENOENT;
+	FILE *f;
+
+	mountinfo_escape(mountpoint, want, sizeof(want));
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (strlen(line) >= sizeof(mnt) ||
+		    sscanf(line, "%*d %*d %u:%u %*s %s", &maj, &min, mnt) != 3 || strcmp(mnt, want))
+			continue;
+		*ret_major = maj;	/* a later line is a mount on top */
+		*ret_minor = min;
+		r = 0;
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/*
+ * The kernel reads ahead at most 128 KiB on a FUSE mount (it lowers the
+ * mount's readahead to what INIT offered, which is its default), so a
+ * sequential read costs a READ per 128 KiB although one may carry
+ * LB_MAX_WRITE. The mount's own readahead, raised once INIT is in effect,
+ * lets a cold sequential read go in 1 MiB READs. Not root, or no sysfs:
+ * the kernel's default stays.
+ */
+static void raise_readahead(struct lb_fs *fs)
+{
+	unsigned int maj, min;
+	char path[64], val[16];
+	int fd, r;
+
+	r = mount_devnum(fs->opt.mountpoint, &maj, &min);
+	if (r < 0)
+		return (void)log_debug_errno(r, "cannot find the mount's device: readahead unchanged");
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	snprintf(val, sizeof(val), "%d", LB_MAX_WRITE / 1024);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	r = fd < 0 || write(fd, val, strlen(val)) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		log_debug_errno(r, "cannot set %s: readahead unchanged", path);
 }
 
 /*
@@ -128,14 +199,20 @@ static void patch_init_reply(struct iovec *iov, int count)
  */
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	bool init = false;
+	ssize_t n;
+
 	if (!atomic_load_explicit(&init_reply_seen, memory_order_relaxed))
-		patch_init_reply(iov, count);
+		init = patch_init_reply(iov, count);
 	fd = stall_reply_fd(fd);
 	if (fd < 0) {
 		errno = ENOENT;
 		return -1;
 	}
-	return writev(fd, iov, count);
+	n = writev(fd, iov, count);
+	if (init && n >= 0)
+		raise_readahead(userdata);	/* the kernel applied INIT in writev() */
+	return n;
 }
 
 /*
