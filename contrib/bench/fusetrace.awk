@@ -30,7 +30,8 @@ BEGIN {
 }
 {
 	tid = $1
-	line = substr($0, length($1) + 2)
+	line = $0
+	sub(/^[0-9]+ +/, "", line)	# strace pads short thread ids
 	if (line ~ /^<\.\.\. [a-z0-9_]+ resumed>/) {
 		if (line ~ /^<\.\.\. openat resumed>/ && (tid in pendopen)) {
 			delete pendopen[tid]

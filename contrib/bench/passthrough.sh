@@ -25,6 +25,7 @@ MARKDOWN=0
 BASEDIR=/tmp
 FSLIST="native lifeboatfs bindfs mergerfs"
 LBFS="$SRC_ROOT/build/fs/lifeboatfs"
+LBFS_BASE=""
 LB_OPTS=""
 # Peers get the settings that give them their best fair performance for a
 # mount that owns its store while mounted (the same assumption lifeboatfs
@@ -53,6 +54,10 @@ and prints medians and ratios to native.
                       must be on the disk you want to measure)
   --lifeboatfs PATH   lifeboatfs binary (default build/fs/lifeboatfs)
   --lifeboatfs-opts S extra arguments for lifeboatfs (e.g. "-o foo")
+  --baseline PATH     another lifeboatfs binary (say, built from the last
+                      commit), run as file system "baseline" right after
+                      lifeboatfs with the same options: a change measured
+                      against its baseline in the same interleaved run
   --bindfs-opts S     replace bindfs arguments (default: $BINDFS_OPTS)
   --mergerfs-opts S   replace mergerfs arguments (default: $MERGERFS_OPTS)
   --raw FILE          write every measurement as TSV to FILE
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
 	--dir) BASEDIR=$2; shift ;;
 	--lifeboatfs) LBFS=$2; shift ;;
 	--lifeboatfs-opts) LB_OPTS=$2; shift ;;
+	--baseline) LBFS_BASE=$2; shift ;;
 	--bindfs-opts) BINDFS_OPTS=$2; shift ;;
 	--mergerfs-opts) MERGERFS_OPTS=$2; shift ;;
 	--raw) RAW=$2; shift ;;
@@ -188,6 +194,10 @@ start_fs() {	# fs -> sets TARGET; returns 1 if it cannot be mounted
 	lifeboatfs)
 		# shellcheck disable=SC2086
 		"$LBFS" "$store" "$mnt" -f $LB_OPTS >>"$log" 2>&1 &
+		;;
+	baseline)
+		# shellcheck disable=SC2086
+		"$LBFS_BASE" "$store" "$mnt" -f $LB_OPTS >>"$log" 2>&1 &
 		;;
 	bindfs)
 		# shellcheck disable=SC2086
@@ -443,6 +453,10 @@ tar -C "$(dirname "$TREE_SRC")" -cf "$W/tree.tar" "$(basename "$TREE_SRC")" ||
 	die "cannot tar $TREE_SRC"
 TREE_FILES=$(tar -tf "$W/tree.tar" | wc -l)
 
+if [ -n "$LBFS_BASE" ] && [[ " $FSLIST " != *" baseline "* ]]; then
+	FSLIST=$(echo " $FSLIST " | sed 's/ lifeboatfs / lifeboatfs baseline /; s/^ //; s/ $//')
+	[[ " $FSLIST " == *" baseline "* ]] || FSLIST+=" baseline"
+fi
 RUN_FS=()
 for fs in $FSLIST; do
 	case "$fs" in
@@ -452,12 +466,17 @@ for fs in $FSLIST; do
 			UNAVAIL[$fs]="not built ($LBFS missing)"
 			continue
 		fi ;;
+	baseline)
+		if [ ! -x "$LBFS_BASE" ]; then
+			UNAVAIL[$fs]="not built (--baseline '$LBFS_BASE' missing)"
+			continue
+		fi ;;
 	bindfs|mergerfs)
 		if ! command -v "$fs" >/dev/null; then
 			UNAVAIL[$fs]="not installed (apt-get install $fs)"
 			continue
 		fi ;;
-	*) die "unknown file system '$fs' (native lifeboatfs bindfs mergerfs)" ;;
+	*) die "unknown file system '$fs' (native lifeboatfs baseline bindfs mergerfs)" ;;
 	esac
 	RUN_FS+=("$fs")
 done
@@ -473,7 +492,7 @@ cat <<EOF
 # rounds: $ROUNDS$([ $QUICK -eq 1 ] && echo " (--quick sizes: smoke test, not a measurement)"); interleaved: ${RUN_FS[*]}
 # seq: ${SEQ_MIB} MiB file in 1 MiB I/Os; rand: 4 KiB QD1 ${RR_OPS} cold / ${RR_WARM_OPS} warm reads, ${RW_OPS} writes (each capped at ${RR_SEC} s)
 # metadata: ${META_N} empty files in one dir; tree: $TREE_SRC ($TREE_FILES entries)
-# lifeboatfs: $LBFS $LB_OPTS ($(git -C "$SRC_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))
+# lifeboatfs: $LBFS $LB_OPTS ($(git -C "$SRC_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))$([ -n "$LBFS_BASE" ] && printf '\n# baseline: %s' "$LBFS_BASE")
 # bindfs $(bindfs --version 2>/dev/null | awk '{ print $2; exit }'): $BINDFS_OPTS
 # mergerfs $(mergerfs --version 2>/dev/null | awk '{ print $3; exit }'): $MERGERFS_OPTS
 # load average at start: $(cut -d' ' -f1-3 /proc/loadavg)
@@ -544,7 +563,7 @@ fmt() {	# row value
 	esac
 }
 
-COLS=(native lifeboatfs bindfs mergerfs)
+COLS=(native lifeboatfs baseline bindfs mergerfs)
 SHOWN=()
 for c in "${COLS[@]}"; do
 	for fs in $FSLIST; do [ "$fs" = "$c" ] && SHOWN+=("$c"); done
