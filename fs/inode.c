@@ -798,8 +798,8 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name)
 
 /*
  * The store shows an object the mount made or changed since the last flush
- * with no link although a name the mount never removed leads to it, or
- * shorter than the mount's own writes left it: the store lost what it had
+ * with no link although a name the mount never removed leads to it, with
+ * fewer links, or shorter than the mount's own writes left it: the store lost what it had
  * not made durable (a path failure rolled it back). Objects the queue does
  * not hold are durable and cannot have been rolled back.
  */
@@ -808,9 +808,9 @@ bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct sta
 	struct stat known;
 
 	inode_stat_get(fs, inode, &known);
-	/* a directory loses links only to rmdir through the mount, or to a rollback */
-	if (st->st_nlink != 0 && !(S_ISREG(st->st_mode) && st->st_size < known.st_size) &&
-	    !(S_ISDIR(st->st_mode) && st->st_nlink < known.st_nlink))
+	/* links and sizes change only through the mount, which keeps them: or a rollback */
+	if (st->st_nlink != 0 && st->st_nlink >= known.st_nlink &&
+	    !(S_ISREG(st->st_mode) && st->st_size < known.st_size))
 		return false;
 	if (st->st_nlink == 0 && !inode_named(fs, inode))
 		return false;	/* unlinked through the mount, still open */

@@ -70,10 +70,9 @@ int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const ch
 /*
  * Cached attributes of an object a mutation touched, fresh from the store.
  * A @removed object (it lost a name to this mutation, which still holds
- * that name in the cache) without links is what the removal made, not a
- * rollback: asking inode_store_lost() would walk the whole queue for it.
- * A directory still linked lost links, if any, to this op (an rmdir or a
- * rename out of it), which inode_store_lost() would count as a rollback.
+ * that name in the cache) has the links the removal left it, and a
+ * directory still linked lost links, if any, to this op (an rmdir or a
+ * rename out of it): inode_store_lost() would count either as a rollback.
  */
 static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed)
 {
@@ -86,8 +85,7 @@ static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed)
 	if (fd < 0)
 		return;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
-	    ((removed && st.st_nlink == 0) || (S_ISDIR(st.st_mode) && st.st_nlink > 0) ||
-	     !inode_store_lost(fs, inode, &st)))
+	    (removed || (S_ISDIR(st.st_mode) && st.st_nlink > 0) || !inode_store_lost(fs, inode, &st)))
 		inode_stat_set(fs, inode, &st);
 	inode_fd_put(fs, inode);
 }

@@ -34,6 +34,7 @@ struct lb_slot {
 	const void *req;		/* the request being served (worker's buffer) */
 	size_t req_len;
 	int ch_fd;			/* the channel it came from: replies go there */
+	bool answers_itself;		/* abandoned, but no rescue could answer for it */
 };
 
 /* A copy of an abandoned request, processed again by its own thread. */
@@ -107,6 +108,12 @@ static struct lb_slot *slot_get(struct lb_fs *fs, bool serves_requests)
 
 /* ------------------------------------------------------------ mode lock */
 
+/* Abandoned to a rescue: the thread's own work is void from here on. */
+static bool slot_cancelled(const struct lb_slot *s)
+{
+	return s && s->state == SLOT_ABANDONED && !s->answers_itself;
+}
+
 int mode_rdlock(struct lb_fs *fs)
 {
 	struct lb_stall *st = &fs->stall;
@@ -114,9 +121,9 @@ int mode_rdlock(struct lb_fs *fs)
 
 	pthread_mutex_lock(&st->lock);
 	/* A waiting writer goes first: absorb_begin() must not starve. */
-	while ((st->writer || st->writers_waiting) && !(s && s->state == SLOT_ABANDONED))
+	while ((st->writer || st->writers_waiting) && !slot_cancelled(s))
 		pthread_cond_wait(&st->cond, &st->lock);
-	if (s && s->state == SLOT_ABANDONED) {
+	if (slot_cancelled(s)) {
 		pthread_mutex_unlock(&st->lock);
 		return -ECANCELED;
 	}
@@ -178,7 +185,7 @@ static int slot_move(struct lb_fs *fs, int from, int to)
 	if (!s)
 		return 0;
 	pthread_mutex_lock(&fs->stall.lock);
-	if (s->state == SLOT_ABANDONED) {
+	if (slot_cancelled(s)) {
 		r = -ECANCELED;
 	} else if (s->state == from) {
 		s->state = to;
@@ -249,6 +256,7 @@ void stall_request_begin(struct lb_fs *fs, int ch_fd, const void *buf, size_t le
 	s->req = buf;
 	s->req_len = len;
 	s->ch_fd = ch_fd;
+	s->answers_itself = false;
 	pthread_mutex_unlock(&fs->stall.lock);
 }
 
@@ -268,7 +276,7 @@ int stall_reply_fd(int fd)
 {
 	if (reply_fd_override >= 0)
 		return reply_fd_override;
-	if (cur_slot && cur_slot->state == SLOT_ABANDONED)
+	if (slot_cancelled(cur_slot))
 		return -1;	/* a rescue answers this request */
 	return fd;
 }
@@ -400,16 +408,21 @@ static unsigned int abandon_overdue(struct lb_fs *fs, struct rescue **rescues, u
 	unsigned int count = 0;
 
 	for (struct lb_slot *s = st->slots; s; s = s->next) {
+		struct rescue *rs;
+
 		if (s->state != SLOT_BUSY || now - s->since_ms <= limit)
 			continue;
+		rs = *n < MAX_RESCUES ? rescue_new(fs, s) : NULL;
+		if (rs)
+			rescues[(*n)++] = rs;
+		/* set before the state its thread checks: a late reply of its own must go out */
+		s->answers_itself = !rs;
 		s->state = SLOT_ABANDONED;
 		st->abandoned++;
 		st->readers -= s->reading;
 		s->dropped_reads += s->reading;
 		s->reading = 0;
 		count++;
-		if (*n < MAX_RESCUES && (rescues[*n] = rescue_new(fs, s)))
-			(*n)++;
 	}
 	return count;
 }
