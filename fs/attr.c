@@ -243,6 +243,9 @@ static int setattr_store(struct lb_fs *fs, struct lb_mut *m, void *arg)
 	if (r == 0)
 		r = stat_fd(fd, &m->st);
 	inode_fd_put(fs, m->file);
+	/* what it answers with must not be what a rollback left (a size it sets aside) */
+	if (r == 0 && !(a->to_set & FUSE_SET_ATTR_SIZE) && inode_store_lost(fs, m->file, &m->st))
+		r = -ESTALE;
 	if (r == 0)
 		inode_stat_set(fs, m->file, &m->st);
 	return r;

@@ -88,6 +88,7 @@ struct lb_inode {
 	uint64_t flush_mark;		/* flusher's dedup mark; flusher thread only */
 	size_t flush_slot;		/* where the flush marked it has it; flusher thread only */
 	unsigned int queued;		/* queue entries changing its content; fs->queue.lock */
+	unsigned int queue_refs;	/* queue entries involving it at all; fs->queue.lock */
 };
 
 struct lb_fs {

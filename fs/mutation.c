@@ -70,11 +70,12 @@ int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const ch
 /*
  * Cached attributes of an object a mutation touched, fresh from the store.
  * A @removed object (it lost a name to this mutation, which still holds
- * that name in the cache) has the links the removal left it, and a
- * directory still linked lost links, if any, to this op (an rmdir or a
- * rename out of it): inode_store_lost() would count either as a rollback.
+ * that name in the cache) has the links the removal left it, and the
+ * directory of an rmdir or a rename lost links, if any, to this op:
+ * inode_store_lost() would count either as a rollback.
  */
-static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed)
+static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed,
+			 bool dir_links_may_drop)
 {
 	struct stat st;
 	int fd;
@@ -85,7 +86,7 @@ static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed)
 	if (fd < 0)
 		return;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (removed || (S_ISDIR(st.st_mode) && st.st_nlink > 0) || !inode_store_lost(fs, inode, &st)))
+	    (removed || (dir_links_may_drop && st.st_nlink > 0) || !inode_store_lost(fs, inode, &st)))
 		inode_stat_set(fs, inode, &st);
 	inode_fd_put(fs, inode);
 }
@@ -109,6 +110,8 @@ static void note_freed(struct lb_fs *fs, const struct lb_mut *m, const struct st
  */
 static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
 {
+	bool drops = m->rec.type == JOURNAL_RMDIR || m->rec.type == JOURNAL_RENAME;
+
 	switch (m->rec.type) {
 	case JOURNAL_WRITE:
 	case JOURNAL_TRUNCATE:
@@ -118,12 +121,12 @@ static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
 	case JOURNAL_REMOVEXATTR:
 		return;	/* the op keeps the file's size and mode itself */
 	default:
-		refresh_stat(fs, m->dir, false);
+		refresh_stat(fs, m->dir, false, drops);
 		if (m->dir2 != m->dir)
-			refresh_stat(fs, m->dir2, false);
+			refresh_stat(fs, m->dir2, false, drops);
 		/* a rename's victim is the object moved: it keeps its links */
-		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME);
-		refresh_stat(fs, m->victim2, true);
+		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME, false);
+		refresh_stat(fs, m->victim2, true, false);
 	}
 }
 

@@ -81,11 +81,13 @@ static struct lb_qentry *qentry_new(const struct journal_record *rec)
 
 static void entry_free(struct lb_fs *fs, struct lb_qentry *e)
 {
-	if (e->inodes[0] && e->content) {
-		pthread_mutex_lock(&fs->queue.lock);
+	pthread_mutex_lock(&fs->queue.lock);
+	if (e->inodes[0] && e->content)
 		e->inodes[0]->queued--;
-		pthread_mutex_unlock(&fs->queue.lock);
-	}
+	for (int i = 0; i < 4; i++)
+		if (e->inodes[i])
+			e->inodes[i]->queue_refs--;
+	pthread_mutex_unlock(&fs->queue.lock);
 	for (int i = 0; i < 4; i++)
 		if (e->inodes[i])
 			inode_unref(fs, e->inodes[i]);
@@ -146,6 +148,9 @@ int queue_push(struct lb_fs *fs, const struct lb_mut *m)
 	pthread_mutex_lock(&q->lock);
 	if (e->content)
 		e->inodes[0]->queued++;
+	for (int i = 0; i < 4; i++)
+		if (e->inodes[i])
+			e->inodes[i]->queue_refs++;
 	e->rec.seq = ++q->last_seq;
 	if (q->tail)
 		q->tail->next = e;
@@ -236,16 +241,14 @@ void queue_stats(struct lb_fs *fs, uint64_t *ret_bytes, uint64_t *ret_records)
 /*
  * Whether an unflushed mutation involves @inode: only then can a store
  * that rolls back what it had not made durable show it otherwise than the
- * mount left it. Walks the queue: for suspicious answers only.
+ * mount left it. A count kept by push and free: every listing asks.
  */
 bool queue_holds_inode(struct lb_fs *fs, struct lb_inode *inode)
 {
-	bool r = false;
+	bool r;
 
 	pthread_mutex_lock(&fs->queue.lock);
-	for (struct lb_qentry *e = fs->queue.head; e && !r; e = e->next)
-		for (int i = 0; i < 4 && !r; i++)
-			r = e->inodes[i] == inode;
+	r = inode->queue_refs > 0;
 	pthread_mutex_unlock(&fs->queue.lock);
 	return r;
 }
