@@ -182,29 +182,37 @@ static void obj_follow(struct flush_obj *o, const struct journal_record *rec)
 	}
 }
 
-/* The name a creation, link or rename made, and its directory. */
-static int plan_name(struct lb_fs *fs, struct flush_plan *p, struct lb_qentry *e)
+/* The directory a creation, link or rename made a name in, or NULL. */
+static struct lb_inode *name_dir(struct lb_qentry *e)
 {
 	const struct journal_record *rec = queue_entry_record(e);
-	struct lb_inode *obj = queue_entry_inode(e, 0);
 
 	switch (rec->type) {
 	case JOURNAL_CREATE:
 	case JOURNAL_MKNOD:
 	case JOURNAL_MKDIR:
 	case JOURNAL_SYMLINK:
-		return name_add(fs, p, queue_entry_inode(e, 1), obj, base_name(rec->path));
+		return queue_entry_inode(e, 1);
 	case JOURNAL_LINK:
-		return name_add(fs, p, queue_entry_inode(e, 2), obj, base_name(rec->path2));
+		return queue_entry_inode(e, 2);
 	case JOURNAL_RENAME:
 		if (rec->flags & RENAME_EXCHANGE)
-			return 0;
-		return name_add(fs, p, queue_entry_inode(e, 2) ? queue_entry_inode(e, 2) :
-								 queue_entry_inode(e, 1),
-				obj, base_name(rec->path2));
+			return NULL;
+		return queue_entry_inode(e, 2) ? queue_entry_inode(e, 2) : queue_entry_inode(e, 1);
 	default:
-		return 0;
+		return NULL;
 	}
+}
+
+/* The name a creation, link or rename made, and its directory. */
+static int plan_name(struct lb_fs *fs, struct flush_plan *p, struct lb_qentry *e)
+{
+	const struct journal_record *rec = queue_entry_record(e);
+	const char *made = rec->type == JOURNAL_CREATE || rec->type == JOURNAL_MKNOD ||
+			   rec->type == JOURNAL_MKDIR || rec->type == JOURNAL_SYMLINK ? rec->path :
+										rec->path2;
+
+	return name_add(fs, p, name_dir(e), queue_entry_inode(e, 0), base_name(made));
 }
 
 void flush_plan_free(struct lb_fs *fs, struct flush_plan *p)
@@ -402,17 +410,8 @@ struct names_in {
 static int collect_name_in(struct lb_fs *fs, struct lb_qentry *e, void *ctx)
 {
 	struct names_in *c = ctx;
-	size_t had = c->plan.nnames;
-	int r = plan_name(fs, &c->plan, e);
 
-	if (r == 0 && c->plan.nnames > had && c->plan.names[had].dir != c->dir) {
-		struct flush_name *n = &c->plan.names[--c->plan.nnames];
-
-		inode_unref(fs, n->dir);
-		inode_unref(fs, n->obj);
-		free(n->name);
-	}
-	return r;
+	return name_dir(e) == c->dir ? plan_name(fs, &c->plan, e) : 0;
 }
 
 /*
@@ -422,9 +421,12 @@ static int collect_name_in(struct lb_fs *fs, struct lb_qentry *e, void *ctx)
  */
 bool flush_names_lost_in(struct lb_fs *fs, struct lb_inode *dir)
 {
-	struct names_in *c = calloc(1, sizeof(*c));
+	struct names_in *c;
 	bool lost = false;
 
+	if (!queue_holds_inode(fs, dir))
+		return false;	/* no name made in it since the last flush */
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return false;
 	c->dir = dir;
