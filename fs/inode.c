@@ -549,7 +549,7 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 	inode = table_find(fs, st.st_dev, st.st_ino);
 	if (inode) {
 		inode_revive_locked(fs, inode);
-		inode->refs++;	/* checked without the lock, which the queue's comes before */
+		inode->refs++;	/* kept while checked: the queue's lock goes before ours */
 	}
 	inodes_unlock(fs);
 	if (inode && lookup_finds_loss(fs, inode, &st)) {
@@ -799,9 +799,10 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name)
 /*
  * The store shows an object the mount made or changed since the last flush
  * with no link although a name the mount never removed leads to it, with
- * fewer links, or shorter than the mount's own writes left it: the store lost what it had
- * not made durable (a path failure rolled it back). Objects the queue does
- * not hold are durable and cannot have been rolled back.
+ * fewer links, or shorter than the mount's own writes left it: the store
+ * lost what it had not made durable (a path failure rolled it back).
+ * Objects the queue does not hold are durable and cannot have been rolled
+ * back.
  */
 bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
 {

@@ -214,7 +214,10 @@ struct lb_inode *queue_entry_inode(struct lb_qentry *e, int i)
 	return e->inodes[i];
 }
 
-/* Whether the overlay shows @e already (queue_to_ghost()): applying it again would undo newer writes. */
+/*
+ * Whether the overlay shows @e already (queue_to_ghost()): applying it
+ * again would undo newer writes.
+ */
 bool queue_entry_in_overlay(struct lb_qentry *e)
 {
 	return e->in_overlay;

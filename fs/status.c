@@ -106,7 +106,8 @@ static struct json_object *status_json(struct lb_fs *fs)
 	json_object_object_add(o, "absorbed", abs);
 	add_u64(o, "holding", s.holding);
 	add_u64(o, "holds", s.holds);
-	add_u64(o, "hold_current_ms", s.hold_started_ms ? clock_ms(CLOCK_MONOTONIC) - s.hold_started_ms : 0);
+	add_u64(o, "hold_current_ms",
+		s.hold_started_ms ? clock_ms(CLOCK_MONOTONIC) - s.hold_started_ms : 0);
 	add_u64(o, "hold_longest_ms", s.hold_longest_ms);
 	json_object_object_add(o, "hold_histogram", hold_histogram_json(&s));
 	add_u64(o, "replay_done", s.replay_done);
