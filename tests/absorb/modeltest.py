@@ -61,6 +61,14 @@ class Interrupted(Exception):
     """A read-only op that the daemon's SIGKILL cut off: skip it."""
 
 
+def step(name, fn, *args):
+    """fn(*args), with an OSError naming the call that failed (open, fsync...)."""
+    try:
+        return fn(*args)
+    except OSError as e:
+        raise OSError(e.errno, '%s: %s' % (name, e.strerror)) from None
+
+
 class Handle:
     def __init__(self, mnt_fd, mir_fd, path, flags):
         self.mnt_fd, self.mir_fd, self.path, self.flags = mnt_fd, mir_fd, path, flags
@@ -166,6 +174,7 @@ class Worker(threading.Thread):
     def both(self, desc, fn, readonly=False):
         """Runs fn(root_or_side) on the mirror, then on the mount; compares."""
         res = []
+        detail = None
         for side in ('mir', 'mnt'):
             while True:
                 epoch = self.run_.kill_epoch
@@ -174,6 +183,7 @@ class Worker(threading.Thread):
                     r = fn(side)
                 except OSError as e:
                     r = ('err', e.errno)
+                    detail = e.strerror	# names the failing call where fn says it
                 finally:
                     self.cur = None
                 if side == 'mnt' and isinstance(r, tuple) and r[:1] == ('err',) and \
@@ -188,8 +198,10 @@ class Worker(threading.Thread):
             now() - self.run_.t0, self.tid, self.index, self.run_.phase, desc, fmt_res(res[0])[:60],
             '' if res[0] == res[1] else ' MOUNT GOT ' + fmt_res(res[1])[:60]))
         if res[0] != res[1]:
-            raise Failure('%s: expected %s (native), got %s' % (desc, fmt_res(res[0]),
-                                                               fmt_res(res[1])))
+            raise Failure('%s: expected %s (native), got %s%s' % (
+                desc, fmt_res(res[0]), fmt_res(res[1]),
+                ' (%s)' % detail if isinstance(res[1], tuple) and res[1][:1] == ('err',) and
+                detail else ''))
         return res[0]
 
     def root(self, side):
@@ -411,9 +423,9 @@ class Worker(threading.Thread):
         desc = '%s %s' % (kind, p or '.')
 
         def fn(side):
-            fd = os.open(os.path.join(self.root(side), p), flags)
+            fd = step('open', os.open, os.path.join(self.root(side), p), flags)
             try:
-                os.fsync(fd)
+                step('fsync', os.fsync, fd)
                 return 0
             finally:
                 os.close(fd)
@@ -472,8 +484,15 @@ class Worker(threading.Thread):
     def op_listdir(self, files, dirs, links):
         p = self.pick(dirs)
         desc = 'listdir %s' % (p or '.')
-        self.both(desc, lambda side: sorted(os.listdir(os.path.join(self.root(side), p))),
-                  readonly=True)
+
+        def fn(side):
+            fd = step('open', os.open, os.path.join(self.root(side), p),
+                      os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                return sorted(step('getdents', os.listdir, fd))
+            finally:
+                os.close(fd)
+        self.both(desc, fn, readonly=True)
         return desc
 
     def op_unlink(self, files, dirs, links):
