@@ -21,6 +21,7 @@
 
 #define LOG_PREFIX "procset: "
 #include "lifeboat/log.h"
+#include "lifeboat/proc-stat.h"
 #include "procset.h"
 
 #define STATE_SUBDIR "procsets"
@@ -165,17 +166,9 @@ static bool in_cgroup(const struct procset *ps, pid_t pid)
 /* A zombie whose new parent has not reaped it yet has ended too. */
 static bool is_zombie(pid_t pid)
 {
-	char path[64], buf[512], *rp;
-	bool z = false;
-	FILE *f;
+	char s = proc_stat_state(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (f && fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')))
-		z = rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
-	if (f)
-		fclose(f);
-	return z;
+	return s == 'Z' || s == 'X';
 }
 
 /* A running set: adopt it if its init is still the one recorded. */

@@ -26,6 +26,7 @@
 
 #define LOG_PREFIX "procset: "
 #include "lifeboat/log.h"
+#include "lifeboat/proc-stat.h"
 #include "procset.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -398,24 +399,13 @@ int procset_exit_code(const struct procset *ps)
 
 uint64_t procset_pid_starttime(pid_t pid)
 {
-	char path[64], buf[1024], *rp;
+	char buf[1024];
+	const char *f = proc_stat_fields(pid, buf, sizeof(buf));
 	unsigned long long st = 0;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');	/* comm may hold spaces and parentheses */
-	/* after ") ": state(3) ... starttime is field 22 */
-	if (!rp || sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			  &st) != 1)
+	/* from state (field 3) on: starttime is field 22 */
+	if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &st) != 1)
 		return 0;
 	return st;
 }
@@ -456,26 +446,6 @@ struct json_object *procset_to_json(const struct procset *ps)
 	if (ps->state == PROCSET_EXITED)
 		json_object_object_add(o, "exit_status", json_object_new_int(procset_exit_code(ps)));
 	return o;
-}
-
-/* State letter of /proc/PID/stat (field 3), 0 if gone. */
-static char pid_state(pid_t pid)
-{
-	char path[64], buf[1024], *rp;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' ? rp[2] : 0;
 }
 
 /*
@@ -535,11 +505,11 @@ int procset_wait_paused(const struct procset *ps, unsigned timeout_ms, pid_t *re
 	for (unsigned waited = 0;; waited += 5) {
 		pid_t pids[2];
 
-		if (tree_pids(ps->pid, pids, 2) == 2 && pid_state(pids[1]) == 'T') {
+		if (tree_pids(ps->pid, pids, 2) == 2 && proc_stat_state(pids[1]) == 'T') {
 			*ret_pid = pids[1];
 			return 0;
 		}
-		if (pid_state(ps->pid) == 0 || pid_state(ps->pid) == 'Z')
+		if (proc_stat_state(ps->pid) == 0 || proc_stat_state(ps->pid) == 'Z')
 			return log_error_errno(-ECHILD, "process set '%s' ended before its command stopped", ps->name);
 		if (waited >= timeout_ms)
 			return log_error_errno(-ETIMEDOUT, "the command of '%s' did not stop before its exec in %u ms",
@@ -627,7 +597,7 @@ static void end_stopped(const struct procset *ps)
 		return;
 	n = tree_pids(ps->pid, pids, STANDBY_TREE_MAX);
 	for (int i = 1; i < n; i++)
-		if (pid_state(pids[i]) == 'T') {
+		if (proc_stat_state(pids[i]) == 'T') {
 			(void)kill(pids[i], SIGTERM);
 			(void)kill(pids[i], SIGCONT);
 		}

@@ -33,6 +33,7 @@
 
 #define LOG_PREFIX "standby: "
 #include "lifeboat/log.h"
+#include "lifeboat/proc-stat.h"
 #include "standby.h"
 
 #ifndef __x86_64__
@@ -279,25 +280,6 @@ static void detach_all(struct tracer *tr)
 		(void)ptrace(PTRACE_DETACH, tr->t[i].tid, 0, 0);
 }
 
-static char task_state(pid_t tid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 /* Detached threads move from traced to stopped on their own: wait for it. */
 static int wait_all_stopped(const struct tracer *tr)
 {
@@ -305,7 +287,7 @@ static int wait_all_stopped(const struct tracer *tr)
 		unsigned i;
 
 		for (i = 0; i < tr->n; i++) {
-			char s = task_state(tr->t[i].tid);
+			char s = proc_stat_state(tr->t[i].tid);
 
 			if (s != 'T' && s != 0)
 				break;
