@@ -570,6 +570,23 @@ bool journal_owner_released(const char *owner)
 	return strncmp(owner, JOURNAL_RELEASED_BY, strlen(JOURNAL_RELEASED_BY)) == 0;
 }
 
+/*
+ * Writes @h as the header, unless this node was fenced (another took the
+ * journal: its epoch is newer) or opened it read-only. Under j->lock.
+ */
+static int header_commit_locked(struct journal *j, const struct journal_header *h)
+{
+	int r = j->read_only ? -EROFS : header_check_epoch(j->dev, h->epoch);
+
+	if (r >= 0)
+		r = header_write(j->dev, h);
+	if (r >= 0)
+		j->hdr = *h;
+	else if (r == -ESTALE)
+		j->state = JOURNAL_STATE_FENCED;
+	return r;
+}
+
 int journal_release(struct journal *j)
 {
 	struct journal_header h;
@@ -585,13 +602,7 @@ int journal_release(struct journal *j)
 		memcpy(h.owner, JOURNAL_RELEASED_BY, prefix);
 		memcpy(h.owner + prefix, j->hdr.owner, n);
 	}
-	r = j->read_only ? -EROFS : header_check_epoch(j->dev, h.epoch);
-	if (r >= 0)
-		r = header_write(j->dev, &h);
-	if (r >= 0)
-		j->hdr = h;
-	else if (r == -ESTALE)
-		j->state = JOURNAL_STATE_FENCED;
+	r = header_commit_locked(j, &h);
 	pthread_mutex_unlock(&j->lock);
 	return r;
 }
@@ -604,13 +615,7 @@ int journal_set_applied(struct journal *j, uint64_t seq)
 	pthread_mutex_lock(&j->lock);
 	h = j->hdr;
 	h.applied_seq = seq;
-	r = j->read_only ? -EROFS : header_check_epoch(j->dev, h.epoch);
-	if (r >= 0)
-		r = header_write(j->dev, &h);
-	if (r >= 0)
-		j->hdr = h;
-	else if (r == -ESTALE)
-		j->state = JOURNAL_STATE_FENCED;
+	r = header_commit_locked(j, &h);
 	pthread_mutex_unlock(&j->lock);
 	return r;
 }
