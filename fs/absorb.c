@@ -67,29 +67,36 @@ static void set_state(struct lb_fs *fs, enum lb_state state)
 	status_update(fs);
 }
 
+static int append_batch(struct lb_fs *fs, struct journal_record *batch, size_t *n,
+			uint64_t *ret_n)
+{
+	int r = journal_append_batch(fs->journal, batch, *n);
+
+	if (r >= 0)
+		*ret_n += *n;
+	*n = 0;
+	return r;
+}
+
 /* Appends the queue's records to the journal in order, in batches. */
 static int journal_queue(struct lb_fs *fs, struct lb_qentry *head, uint64_t *ret_n)
 {
 	struct journal_record batch[JOURNAL_BATCH];
 	size_t n = 0;
-	int r;
+	int r = 0;
 
 	*ret_n = 0;
-	for (struct lb_qentry *e = head; e || n; e = e ? queue_entry_next(e) : NULL) {
+	for (struct lb_qentry *e = head; e && r >= 0; e = queue_entry_next(e)) {
 		/* an unlinked file's record has no path: only the overlay keeps it */
-		if (e && queue_entry_record(e)->path)
-			batch[n++] = *queue_entry_record(e);
-		if (e && n < JOURNAL_BATCH)
+		if (!queue_entry_record(e)->path)
 			continue;
-		if (n == 0)
-			continue;
-		r = journal_append_batch(fs->journal, batch, n);
-		if (r < 0)
-			return r;
-		*ret_n += n;
-		n = 0;
+		batch[n++] = *queue_entry_record(e);
+		if (n == JOURNAL_BATCH)
+			r = append_batch(fs, batch, &n, ret_n);
 	}
-	return 0;
+	if (r >= 0 && n > 0)
+		r = append_batch(fs, batch, &n, ret_n);
+	return r < 0 ? r : 0;
 }
 
 /* The overlay starts as the store's last synced state plus the queue. */

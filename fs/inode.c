@@ -517,18 +517,35 @@ void entry_fill(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
 	entry_fill_timeouts(fs, ret_e);
 }
 
+/* Links and sizes change only through the mount, which keeps them: or by a rollback. */
+static bool attrs_behind(const struct stat *known, const struct stat *st)
+{
+	return st->st_nlink == 0 || st->st_nlink < known->st_nlink ||
+	       (S_ISREG(st->st_mode) && st->st_size < known->st_size);
+}
+
 /*
  * What the store shows of a known object through another name (a hard
- * link) or after the kernel forgot the dentry: the cached attributes must
- * not take a rollback's word for it (inode_store_lost()), nor an object of
- * another type that a rollback freed the number for while the queue holds
- * the one the mount knows.
+ * link) or after the kernel forgot the dentry, when it looks behind the
+ * cached attributes or is of another type: a rollback (-ESTALE) while the
+ * queue holds the object, else (another type) a new object the store gave
+ * a number the mount no longer uses, which @inode must not keep (NULL).
+ * Takes and drops a ref of @inode's: the queue's lock goes before ours.
  */
-static bool lookup_finds_loss(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
+static int lookup_check_known(struct lb_fs *fs, struct lb_inode **inode, const struct stat *st)
 {
-	if ((inode->mode ^ st->st_mode) & S_IFMT)
-		return fs->state == LB_HEALTHY && queue_holds_inode(fs, inode);
-	return inode_store_lost(fs, inode, st);
+	bool other_type = ((*inode)->mode ^ st->st_mode) & S_IFMT;
+	bool lost = other_type ? fs->state == LB_HEALTHY && queue_holds_inode(fs, *inode) :
+				 inode_store_lost(fs, *inode, st);
+
+	if (other_type && !lost)
+		inode_unhash(fs, *inode);
+	inode_unref(fs, *inode);
+	if (lost)
+		return -ESTALE;
+	if (other_type)
+		*inode = NULL;
+	return 0;
 }
 
 /*
@@ -539,38 +556,35 @@ int inode_lookup_child(struct lb_fs *fs, struct lb_inode *parent, int parent_fd,
 		       const char *name, struct fuse_entry_param *ret_e)
 {
 	struct lb_inode *inode;
+	bool checked = false;
 	struct stat st;
 	int fd, r;
 
 	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 
-	pthread_mutex_lock(&fs->inodes_lock);
-	inode = table_find(fs, st.st_dev, st.st_ino);
-	if (inode) {
-		inode_revive_locked(fs, inode);
-		inode->refs++;	/* kept while checked: the queue's lock goes before ours */
-	}
-	inodes_unlock(fs);
-	if (inode && lookup_finds_loss(fs, inode, &st)) {
-		inode_unref(fs, inode);
-		return -ESTALE;
-	}
-	if (inode && ((inode->mode ^ st.st_mode) & S_IFMT)) {
-		/* the store gave the number of an object removed through the mount to a new one */
-		inode_unhash(fs, inode);
-		inode_unref(fs, inode);
-		inode = NULL;
-	}
-	if (inode) {
+	for (;;) {
 		pthread_mutex_lock(&fs->inodes_lock);
-		inode->refs--;
+		inode = table_find(fs, st.st_dev, st.st_ino);
+		if (inode)
+			inode_revive_locked(fs, inode);
+		if (!inode || checked || (!((inode->mode ^ st.st_mode) & S_IFMT) &&
+					  !attrs_behind(&inode->st, &st)))
+			break;
+		inode->refs++;
+		inodes_unlock(fs);
+		r = lookup_check_known(fs, &inode, &st);
+		if (r < 0)
+			return r;
+		checked = true;	/* once: the next round takes what it finds */
+	}
+	if (inode) {
 		inode->nlookup++;
 		inode->st = st;
 		inode->mode = st.st_mode;
 		names_add_locked(fs, inode, parent, name);
-		inodes_unlock(fs);
 	}
+	inodes_unlock(fs);
 
 	if (!inode) {
 		fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -809,9 +823,7 @@ bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct sta
 	struct stat known;
 
 	inode_stat_get(fs, inode, &known);
-	/* links and sizes change only through the mount, which keeps them: or a rollback */
-	if (st->st_nlink != 0 && st->st_nlink >= known.st_nlink &&
-	    !(S_ISREG(st->st_mode) && st->st_size < known.st_size))
+	if (!attrs_behind(&known, st))
 		return false;
 	if (st->st_nlink == 0 && !inode_named(fs, inode))
 		return false;	/* unlinked through the mount, still open */

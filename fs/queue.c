@@ -79,15 +79,19 @@ static struct lb_qentry *qentry_new(const struct journal_record *rec)
 	return e;
 }
 
-static void entry_free(struct lb_fs *fs, struct lb_qentry *e)
+/* Under the queue lock, as @e leaves the queue: its objects' counts. */
+static void entry_uncount_locked(struct lb_qentry *e)
 {
-	pthread_mutex_lock(&fs->queue.lock);
 	if (e->inodes[0] && e->content)
 		e->inodes[0]->queued--;
 	for (int i = 0; i < 4; i++)
 		if (e->inodes[i])
 			e->inodes[i]->queue_refs--;
-	pthread_mutex_unlock(&fs->queue.lock);
+}
+
+/* An entry out of the queue (entry_uncount_locked() done). */
+static void entry_free(struct lb_fs *fs, struct lb_qentry *e)
+{
 	for (int i = 0; i < 4; i++)
 		if (e->inodes[i])
 			inode_unref(fs, e->inodes[i]);
@@ -190,6 +194,8 @@ struct lb_qentry *queue_take_all(struct lb_fs *fs)
 
 	pthread_mutex_lock(&q->lock);
 	head = q->head;
+	for (struct lb_qentry *e = head; e; e = e->next)
+		entry_uncount_locked(e);
 	q->head = q->tail = NULL;
 	q->bytes = 0;
 	q->records = 0;
@@ -392,6 +398,7 @@ static void trim_upto(struct lb_fs *fs, uint64_t upto)
 		struct lb_qentry *e = q->head;
 
 		q->head = e->next;
+		entry_uncount_locked(e);
 		q->bytes -= e->bytes;
 		q->records--;
 		if (!is_removal(&e->rec))

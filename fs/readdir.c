@@ -179,7 +179,7 @@ static bool listing_lost_names(struct lb_fs *fs, struct lb_dir *d)
 	pthread_mutex_lock(&fs->inodes_lock);
 	want = dirset_count_locked(d->inode);
 	pthread_mutex_unlock(&fs->inodes_lock);
-	if (want <= 0 || fs->state != LB_HEALTHY || !queue_holds_inode(fs, d->inode))
+	if (want <= 0)
 		return false;
 	dfd = dir_open(fs, d->inode);	/* its own: d->dp stays where it is */
 	dp = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -200,9 +200,15 @@ static bool listing_lost_names(struct lb_fs *fs, struct lb_dir *d)
 	return !failed && seen < want;
 }
 
-/* Whether the store lost a name the mount made in the directory of @d. */
+/*
+ * Whether the store lost a name the mount made in the directory of @d:
+ * only one whose names changed since the last flush can have been
+ * rolled back.
+ */
 static bool listing_lost(struct lb_fs *fs, struct lb_dir *d)
 {
+	if (fs->state != LB_HEALTHY || !queue_holds_inode(fs, d->inode))
+		return false;
 	return listing_lost_names(fs, d) || flush_names_lost_in(fs, d->inode);
 }
 
@@ -384,7 +390,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	 * from the overlay. A later one can only start absorbing, as its
 	 * offsets are the store's.
 	 */
-	if (used > 0 && fs->state == LB_HEALTHY && listing_lost(fs, d)) {
+	if (used > 0 && listing_lost(fs, d)) {
 		absorb_begin(fs, -ESTALE);
 		if (off == 0) {
 			lookups_undo(fs, &looked);
