@@ -12,6 +12,7 @@
  * data cached across opens: every change to the store comes through here.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <linux/falloc.h>
 #include <stdatomic.h>
 #include <fcntl.h>
@@ -262,16 +263,30 @@ void lb_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 static __thread char *read_buf;
 static __thread size_t read_buf_size;
+static pthread_key_t read_buf_key;
+static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
 
+static void read_buf_key_init(void)
+{
+	(void)pthread_key_create(&read_buf_key, free);
+}
+
+/*
+ * One read buffer per worker, up to max_read. libfuse ends idle workers
+ * and rescues are threads of their own: the key frees the buffer at exit.
+ */
 static char *thread_buf(size_t size)
 {
 	if (size > read_buf_size) {
-		char *b = realloc(read_buf, size);
+		char *b;
 
+		pthread_once(&read_buf_once, read_buf_key_init);
+		b = realloc(read_buf, size);
 		if (!b)
 			return NULL;
 		read_buf = b;
 		read_buf_size = size;
+		(void)pthread_setspecific(read_buf_key, b);
 	}
 	return read_buf;
 }
@@ -430,14 +445,23 @@ void lb_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t 
 		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
-void lb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void file_free(void *arg)
 {
-	struct lb_file *f = file_of(fi);
+	struct lb_file *f = arg;
 
-	inode_file_del(fs_of(req), f->inode, f);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f);
+}
+
+void lb_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lb_fs *fs = fs_of(req);
+	struct lb_file *f = file_of(fi);
+
+	inode_file_del(fs, f->inode, f);
+	if (!stall_free_later(fs, file_free, f))
+		file_free(f);
 	fuse_reply_err(req, 0);
 }
 

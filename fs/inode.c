@@ -231,19 +231,32 @@ static void inode_destroy_locked(struct lb_fs *fs, struct lb_inode *inode)
 		inode_free_locked(fs, inode);
 }
 
+/* The last of an inode, once no abandoned thread can come back to it. */
+static void inode_memory_free(void *arg)
+{
+	struct lb_inode *inode = arg;
+
+	if (inode->fd >= 0)
+		close(inode->fd);
+	free(inode->handle);
+	free(inode);
+}
+
 static void inode_free_locked(struct lb_fs *fs, struct lb_inode *inode)
 {
 	table_remove(fs, inode);
 	lru_unlink(inode);
 	if (inode->fd >= 0 && !inode->pinned)
 		fs->open_fds--;
-	if (inode->fd >= 0)
-		close_deferred(inode->fd);
 	assert(!inode->ov && !inode->files);
 	names_absent_free_locked(inode);
 	dirset_free_locked(inode);
 	acl_cache_free_locked(inode);
 	names_drop_inode_locked(fs, inode, inode_destroy_locked);
+	if (stall_free_later(fs, inode_memory_free, inode))
+		return;
+	if (inode->fd >= 0)
+		close_deferred(inode->fd);
 	free(inode->handle);
 	free(inode);
 }

@@ -419,9 +419,17 @@ void lb_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	do_readdir(req, size, off, fi, 1);
 }
 
+static void dir_free_later(void *arg)
+{
+	dir_free(arg);
+}
+
 void lb_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dir_free(dir_of(fi));
+	struct lb_dir *d = dir_of(fi);
+
+	if (!stall_free_later(fs_of(req), dir_free_later, d))
+		dir_free(d);
 	fuse_reply_err(req, 0);
 }
 

@@ -393,6 +393,54 @@ static void rescue_start(struct rescue *rs)
 	pthread_attr_destroy(&attr);
 }
 
+/* ------------------------------------------------------- deferred frees */
+
+struct stall_grave {
+	struct stall_grave *next;
+	void (*free_fn)(void *);
+	void *obj;
+};
+
+bool stall_free_later(struct lb_fs *fs, void (*free_fn)(void *), void *obj)
+{
+	struct lb_stall *st = &fs->stall;
+	struct stall_grave *g;
+	bool kept = false;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->abandoned) {
+		/* no memory for the entry: leak @obj rather than free it under a thread */
+		kept = true;
+		g = malloc(sizeof(*g));
+		if (g) {
+			*g = (struct stall_grave){ .next = st->graves, .free_fn = free_fn, .obj = obj };
+			st->graves = g;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return kept;
+}
+
+/* Frees what was kept once every abandoned thread is back. Outside any lock. */
+static void graves_reap(struct lb_fs *fs)
+{
+	struct lb_stall *st = &fs->stall;
+	struct stall_grave *g;
+
+	pthread_mutex_lock(&st->lock);
+	g = st->abandoned ? NULL : st->graves;
+	if (g)
+		st->graves = NULL;
+	pthread_mutex_unlock(&st->lock);
+	while (g) {
+		struct stall_grave *next = g->next;
+
+		g->free_fn(g->obj);
+		free(g);
+		g = next;
+	}
+}
+
 /* ------------------------------------------------------------ watchdog */
 
 #define MAX_RESCUES 256
@@ -503,6 +551,7 @@ static void *watchdog_main(void *arg)
 			break;
 		pthread_mutex_unlock(&st->lock);
 		watchdog_check(fs);
+		graves_reap(fs);
 		pthread_mutex_lock(&st->lock);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -564,4 +613,5 @@ void stall_stop(struct lb_fs *fs)
 	pthread_mutex_unlock(&st->lock);
 	if (fs->opt.path_timeout > 0)
 		pthread_join(st->watchdog, NULL);
+	graves_reap(fs);	/* unless a thread is still out: then they stay */
 }

@@ -36,6 +36,7 @@
 
 struct lb_fs;
 struct lb_slot;
+struct stall_grave;
 
 struct lb_stall {
 	pthread_mutex_t lock;
@@ -50,6 +51,7 @@ struct lb_stall {
 	bool stopping;			/* lock */
 	uint64_t stalls;		/* stalls detected; lock */
 	uint64_t rescued;		/* requests answered another way; lock */
+	struct stall_grave *graves;	/* objects kept for abandoned threads; lock */
 	pthread_key_t key;
 	pthread_t watchdog;
 };
@@ -88,6 +90,16 @@ void stall_request_end(struct lb_fs *fs);
 
 /* session.c: where this thread's reply goes; -1 to drop it (abandoned). */
 int stall_reply_fd(int fd);
+
+/*
+ * An abandoned thread comes back to the inode, file or directory of its
+ * request even when its rescue answered long ago and the kernel has since
+ * forgotten or released them: their memory, and their fds (a number reused
+ * by a new open would take the late call to another object), must outlive
+ * every abandoned thread. Returns true when @free_fn(@obj) was put off until
+ * then; false when no thread is out and the caller frees @obj now.
+ */
+bool stall_free_later(struct lb_fs *fs, void (*free_fn)(void *), void *obj);
 
 /* The prober: waits until every abandoned call returned, then opens the gate. */
 void stall_drain(struct lb_fs *fs);

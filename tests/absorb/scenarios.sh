@@ -36,6 +36,11 @@
 #                 answered within path_timeout plus a little, absorbed,
 #                 and its stuck store call lands before the replay
 #   s7-stall-eio  a hang that ends in EIO with unsynced data rolled back
+#   s8-stall-close a read left behind in a hang is answered by its rescue
+#                 from the overlay, and the file is closed (released) while
+#                 the stuck read is still out: when it comes back, the file
+#                 and its inode must still be there for it (under ASan a use
+#                 after free shows here; before the fix it crashed the mount)
 #
 # Each scenario runs SCEN_REPEAT (3) times in a row. Environment:
 # SCEN_ONLY="s1-eio s4-hold" (a subset), SCEN_REPEAT, SCEN_OP_LIMIT (s an op
@@ -46,7 +51,7 @@ source "$(dirname "$0")/lib-absorb.sh"
 
 REPEAT=${SCEN_REPEAT:-3}
 OP_LIMIT=${SCEN_OP_LIMIT:-20}
-ALL="s1-eio s1-lookup s2-enotconn s2-etimedout s2-erofs s2-eio-write s3-kill s4-hold s5-apperr s6-journal s7-stall s7-stall-eio"
+ALL="s1-eio s1-lookup s2-enotconn s2-etimedout s2-erofs s2-eio-write s3-kill s4-hold s5-apperr s6-journal s7-stall s7-stall-eio s8-stall-close"
 ONLY=${SCEN_ONLY:-$ALL}
 
 ab_init absorb-scenarios
@@ -71,7 +76,7 @@ file ops, mirror first, then the mount (paths relative to the roots):
 control ops, once:
   fail ARGS... | stall ARGS... | heal | bgheal S | state STATE [T] | seen STATE
   within S (the last file op took <= S s on the mount)
-  settle [T] | kill | inspect | compare store|mount | mark TEXT
+  settle [T] | kill | inspect | compare store|mount | mark TEXT | sleep S
 """
 import errno
 import hashlib
@@ -456,6 +461,9 @@ def main():
                 fail('%s, expected <= %s s (it waited for the path)' % (res, args[0]))
         elif op == 'mark':
             res = ''
+        elif op == 'sleep':
+            time.sleep(float(args[0]))
+            res = ''
         else:
             res = run_file_op(line, expect, op, args)
         cur['op'] = None
@@ -590,6 +598,43 @@ ops_s7()
 	echo "stall all $1"
 	ops_outage | sed -e 's/^within 2$/within 4/'
 	ops_store_reads
+}
+
+# a file opened while absorbing (no store fd), read after a later hang: the
+# read opens its store fd, finds the hang and is left behind
+ops_s8()
+{
+	cat <<'EOF'
+mark healthy
+mkdir d
+fsyncdir .
+mark a first outage: a file made and opened while absorbing
+fail EIO all
+hopen H d/fresh
+hwrite H 0 5000 81
+heal
+state healthy 20
+settle 30
+mark healthy: the same file rewritten through another handle, queued
+hopen W d/fresh
+hwrite W 0 5000 82
+hread W
+mark the path hangs; a read through the first handle finds it
+stall all then=EIO
+hread H
+within 4
+seen absorbing
+mark closed while the read left behind is still stuck
+hclose H
+write d/after 0 100 83
+sleep 0.5
+heal
+hclose W
+state healthy 20
+settle 30
+compare store
+compare mount
+EOF
 }
 
 # fail EIO write: reads of old data work during the outage, no heal needed
@@ -811,6 +856,7 @@ scenario_ops()
 	s6-journal) ops_s6 ;;
 	s7-stall) ops_s7 "" ;;
 	s7-stall-eio) ops_s7 "then=EIO" ;;
+	s8-stall-close) ops_s8 ;;
 	*) lb_fail "unknown scenario '$1' (known: $ALL)" ;;
 	esac
 }
