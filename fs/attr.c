@@ -126,6 +126,15 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		  lb_state_name(fs->state), r, (unsigned long)st.st_nlink, (long long)st.st_size);
 	if (r == 0 && inode_store_lost(fs, inode, &st))
 		r = -ESTALE;
+	/* absorbing began meanwhile: a rollback may have come before our call */
+	if (r == 0 && fs->state != LB_HEALTHY) {
+		pthread_mutex_lock(&fs->ov_lock);
+		if (ov_getattr(fs, inode, &st))
+			have = true;
+		pthread_mutex_unlock(&fs->ov_lock);
+		if (have)
+			return (void)fuse_reply_attr(req, &st, fs->opt.attr_timeout);
+	}
 	if (r < 0 && is_path_failure(fs, r)) {
 		absorb_begin(fs, r);
 		pthread_mutex_lock(&fs->ov_lock);

@@ -124,7 +124,9 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int fd, r;
 
 	for (;;) {
-		if (fs->state != LB_HEALTHY && lookup_overlay(fs, dir, name, &inode, &st)) {
+		bool healthy = fs->state == LB_HEALTHY;
+
+		if (!healthy && lookup_overlay(fs, dir, name, &inode, &st)) {
 			log_debug("lookup '%s' in %p: overlay %p", name, (void *)dir, (void *)inode);
 			if (!inode)
 				return reply_negative(req);
@@ -149,6 +151,15 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		/* A name the mount made and never removed: the store lost it. */
 		if (r == -ENOENT && inode_name_bound(fs, dir, name) && queue_holds_inode(fs, dir))
 			r = -ESTALE;
+		/*
+		 * Absorbing began meanwhile: a rollback may have come before our
+		 * lookup, and the overlay knows what it took.
+		 */
+		if ((r == 0 || r == -ENOENT) && healthy && fs->state != LB_HEALTHY) {
+			if (r == 0)
+				inode_forget(fs, inode_of(fs, e.ino), 1);
+			continue;
+		}
 		if (r >= 0 || !is_path_failure(fs, r))
 			break;
 		if (fs->state == LB_HEALTHY) {

@@ -339,11 +339,20 @@ void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
 	for (;;) {
+		bool healthy = fs->state == LB_HEALTHY;
+
 		n = -ENODATA;
 		if (f->inode->ov)
 			n = ov_read(fs, f->inode, f->fd, buf, size, off);
-		if (n == -ENODATA)
+		if (n == -ENODATA) {
 			n = read_store(fs, f, buf, size, off);
+			/*
+			 * Absorbing began meanwhile: the rollback may have come
+			 * before our read, and the overlay has what was lost.
+			 */
+			if (n >= 0 && healthy && fs->state != LB_HEALTHY && f->inode->ov)
+				continue;
+		}
 		if (n >= 0 || (!is_path_failure(fs, (int)n) && n != -EAGAIN))
 			break;
 		/*

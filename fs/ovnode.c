@@ -120,17 +120,20 @@ static const char *base_name(const char *path)
  * Link counts move by deltas, which the attributes last seen already hold
  * for queued mutations: only absorbed ones move them (@queued false), and
  * queued ones of objects made since the last sync (their count starts at
- * their creation).
+ * their creation). Either way the object gets a node: while absorbing, a
+ * store that still answers may show the count a rollback left.
  */
 static void nlink_add(struct lb_fs *fs, struct lb_inode *inode, int delta, bool queued)
 {
+	bool made_since_sync;
 	struct ov_node *n;
 
-	/* an object made since the last sync: the queue holds all of its links */
-	if (!inode || (queued && !(inode->ov && inode->ov->virt)))
+	if (!inode)
 		return;
+	/* an object made since the last sync: the queue holds all of its links */
+	made_since_sync = inode->ov && inode->ov->virt;
 	n = node_get(fs, inode, false);
-	if (!n)
+	if (!n || (queued && !made_since_sync))
 		return;
 	if (delta < 0 && n->attr.st_nlink == 0)
 		return;

@@ -386,12 +386,14 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	}
 	/*
 	 * Checked after the read, as a rollback the queue has not seen yet
-	 * may have taken names just before it: the first batch then comes
-	 * from the overlay. A later one can only start absorbing, as its
-	 * offsets are the store's.
+	 * may have taken names just before it, or absorbing may have begun
+	 * meanwhile: the first batch then comes from the overlay. A later one
+	 * can only start absorbing, as its offsets are the store's.
 	 */
-	if (used > 0 && listing_lost(fs, d)) {
-		absorb_begin(fs, -ESTALE);
+	if (used > 0 && (fs->state != LB_HEALTHY || listing_lost(fs, d))) {
+		/* absorbing began while we read: the rollback may have come first */
+		if (fs->state == LB_HEALTHY)
+			absorb_begin(fs, -ESTALE);
 		if (off == 0) {
 			lookups_undo(fs, &looked);
 			free(looked.inos);
