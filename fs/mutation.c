@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOG_PREFIX "mutation: "
 #include "lifeboat/log.h"
@@ -68,6 +69,57 @@ int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const ch
 }
 
 /*
+ * An object that lost a name while the cache had no O_PATH fd open on it
+ * (evicted): reopened by its handle only. A stale handle says the store
+ * has no name left for it, so it has no links; finding it by its path, as
+ * inode_fd_get() would, can only fail, or find another object made there.
+ * False when the fd is cached: the caller stats through it.
+ */
+static bool refresh_removed_uncached(struct lb_fs *fs, struct lb_inode *inode)
+{
+	struct stat st;
+	bool cached;
+	int fd;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	cached = inode->fd >= 0 || inode->pinned;
+	pthread_mutex_unlock(&fs->inodes_lock);
+	if (cached)
+		return false;
+	fd = inode_open(fs, inode, O_PATH | O_CLOEXEC, false);
+	if (fd == -ESTALE) {
+		pthread_mutex_lock(&fs->inodes_lock);
+		inode->st.st_nlink = 0;
+		pthread_mutex_unlock(&fs->inodes_lock);
+	} else if (fd >= 0) {
+		if (fstat(fd, &st) == 0)
+			inode_stat_set(fs, inode, &st);
+		close(fd);
+	}
+	return true;
+}
+
+/*
+ * The stat mutation @seq takes after its own change is what the GETATTR the
+ * kernel sends next (it drops the attributes of a changed directory) would
+ * find, if no other mutation ran since before the stat (@alone) until now:
+ * lb_getattr() may answer from it until the next mutation begins.
+ */
+static void stat_set_fresh(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
+			   bool alone, uint64_t seq)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	inode->st = *st;
+	inode->mode = st->st_mode;
+	if (alone && fs->muts_running == 1 && fs->muts_begun == seq) {
+		inode->fresh_seq = seq;
+		inode->fresh_ms = attr_now_ms();
+		inode->fresh_ctime = st->st_ctim;
+	}
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
+
+/*
  * Cached attributes of an object a mutation touched, fresh from the store.
  * A @removed object (it lost a name to this mutation, which still holds
  * that name in the cache) has the links the removal left it, and the
@@ -75,19 +127,25 @@ int mut_path2(struct lb_fs *fs, struct lb_mut *m, struct lb_inode *dir, const ch
  * inode_store_lost() would count either as a rollback.
  */
 static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed,
-			 bool dir_links_may_drop)
+			 bool dir_links_may_drop, uint64_t seq)
 {
 	struct stat st;
+	bool alone;
 	int fd;
 
 	if (!inode || inode->virt)
 		return;
+	if (removed && refresh_removed_uncached(fs, inode))
+		return;
 	fd = inode_fd_get(fs, inode);
 	if (fd < 0)
 		return;
+	pthread_mutex_lock(&fs->inodes_lock);
+	alone = fs->muts_running == 1 && fs->muts_begun == seq;
+	pthread_mutex_unlock(&fs->inodes_lock);
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (removed || (dir_links_may_drop && st.st_nlink > 0) || !inode_store_lost(fs, inode, &st)))
-		inode_stat_set(fs, inode, &st);
+		stat_set_fresh(fs, inode, &st, alone, seq);
 	inode_fd_put(fs, inode);
 }
 
@@ -108,7 +166,7 @@ static void note_freed(struct lb_fs *fs, const struct lb_mut *m, const struct st
  * Link counts and directory sizes move with every name operation; the
  * overlay starts from the cached attributes, so keep them exact.
  */
-static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
+static void refresh_touched(struct lb_fs *fs, struct lb_mut *m, uint64_t seq)
 {
 	bool drops = m->rec.type == JOURNAL_RMDIR || m->rec.type == JOURNAL_RENAME;
 
@@ -121,17 +179,17 @@ static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
 	case JOURNAL_REMOVEXATTR:
 		return;	/* the op keeps the file's size and mode itself */
 	default:
-		refresh_stat(fs, m->dir, false, drops);
+		refresh_stat(fs, m->dir, false, drops, seq);
 		if (m->dir2 != m->dir)
-			refresh_stat(fs, m->dir2, false, drops);
+			refresh_stat(fs, m->dir2, false, drops, seq);
 		/* a rename's victim is the object moved: it keeps its links */
-		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME, false);
-		refresh_stat(fs, m->victim2, true, false);
+		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME, false, seq);
+		refresh_stat(fs, m->victim2, true, false, seq);
 	}
 }
 
 static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
-		       bool *ret_again)
+		       uint64_t seq, bool *ret_again)
 {
 	struct lb_inode *shrinking = m->rec.type == JOURNAL_TRUNCATE ? m->file :
 				     m->rec.type == JOURNAL_RENAME   ? m->victim2 : m->victim;
@@ -151,7 +209,7 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 
 	*ret_again = false;
 	if (r >= 0)
-		refresh_touched(fs, m);
+		refresh_touched(fs, m, seq);
 	if (r >= 0 && shrinking)
 		note_freed(fs, m, &before);
 	/* Stuck past path_timeout meanwhile: a rescue journals it instead. */
@@ -194,11 +252,39 @@ static bool needs_barrier(const struct lb_mut *m)
 	       m->rec.type == JOURNAL_RMDIR;
 }
 
-static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg);
+static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
+			  uint64_t seq);
+
+/*
+ * Counts the mutations of the whole mount, not of its objects: a mutation
+ * changes objects it may not know (a victim whose name the cache lost), so
+ * only a stat taken while no other mutation ran, and with none begun since,
+ * says what the store has (see stat_set_fresh()). Returns this one's number.
+ */
+static uint64_t mut_begin(struct lb_fs *fs)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	seq = ++fs->muts_begun;
+	fs->muts_running++;
+	pthread_mutex_unlock(&fs->inodes_lock);
+	return seq;
+}
+
+static void mut_end(struct lb_fs *fs)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	fs->muts_running--;
+	pthread_mutex_unlock(&fs->inodes_lock);
+}
 
 int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 {
-	int r = mut_run_states(fs, m, store, arg);
+	int r;
+
+	r = mut_run_states(fs, m, store, arg, mut_begin(fs));
+	mut_end(fs);
 
 	log_debug("%s '%s'%s%s (%p): %d%s%s", journal_type_to_string(m->rec.type),
 		  m->rec.path ? m->rec.path : "?", m->rec.path2 ? " -> " : "",
@@ -207,7 +293,8 @@ int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 	return r;
 }
 
-static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
+static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
+			  uint64_t seq)
 {
 	bool again;
 	int r;
@@ -227,7 +314,7 @@ static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store
 				mode_rdunlock(fs);
 				return absorb_ghost(fs, m);
 			}
-			r = run_healthy(fs, m, store, arg, &again);
+			r = run_healthy(fs, m, store, arg, seq, &again);
 			if (!again)
 				return r;
 			continue;
