@@ -154,6 +154,7 @@ void absorb_begin(struct lb_fs *fs, int err)
 		mode_wrunlock(fs);
 		return;
 	}
+	atomic_fetch_add(&fs->absorb_starts, 1);
 	space_reset(fs);
 	head = queue_take_all(fs);
 	r = journal_queue(fs, head, &n);
@@ -165,9 +166,36 @@ void absorb_begin(struct lb_fs *fs, int err)
 	fs->stats.journal_records += n;
 	pthread_mutex_unlock(&fs->state_mutex);
 	set_state(fs, LB_ABSORBING);
+	pthread_mutex_lock(&fs->state_mutex);
+	fs->absorb_ends++;
+	pthread_cond_broadcast(&fs->state_cond);
+	pthread_mutex_unlock(&fs->state_mutex);
 	mode_wrunlock(fs);
 	log_warning_errno(err, "store path failed: absorbing, %llu queued mutations journaled",
 			  (unsigned long long)n);
+}
+
+/* Taken before a store call whose answer absorb_began_since() then judges. */
+uint64_t absorb_epoch(struct lb_fs *fs)
+{
+	return atomic_load(&fs->absorb_starts);
+}
+
+/*
+ * Whether absorbing began since @epoch: a store call made meanwhile may
+ * have seen what a rollback left, and the checks that would have caught it
+ * ask the queue, which absorb_begin() empties into the overlay before the
+ * state says so. Waits until that is done: the overlay then answers.
+ */
+bool absorb_began_since(struct lb_fs *fs, uint64_t epoch)
+{
+	if (atomic_load(&fs->absorb_starts) == epoch)
+		return false;
+	pthread_mutex_lock(&fs->state_mutex);
+	while (fs->absorb_ends != atomic_load(&fs->absorb_starts))
+		pthread_cond_wait(&fs->state_cond, &fs->state_mutex);
+	pthread_mutex_unlock(&fs->state_mutex);
+	return true;
 }
 
 /* Under mode_lock (read), state ABSORBING. -EAGAIN: hold, then retry. */

@@ -166,6 +166,8 @@ int absorb_init(struct lb_fs *fs);
 int absorb_start(struct lb_fs *fs);
 void absorb_shutdown(struct lb_fs *fs);
 void absorb_begin(struct lb_fs *fs, int err);
+uint64_t absorb_epoch(struct lb_fs *fs);
+bool absorb_began_since(struct lb_fs *fs, uint64_t epoch);
 int absorb_apply(struct lb_fs *fs, struct lb_mut *m);
 int absorb_ghost(struct lb_fs *fs, struct lb_mut *m);
 int hold_wait(struct lb_fs *fs);

@@ -163,6 +163,7 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lb_fs *fs = fs_of(req);
 	struct lb_inode *inode = inode_of(fs, ino);
 	struct stat st;
+	uint64_t epoch;
 	bool have;
 	int r;
 
@@ -172,13 +173,14 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (have || getattr_fresh(fs, inode, &st))
 		return (void)fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 
+	epoch = absorb_epoch(fs);
 	r = getattr_store(fs, inode, fi, &st);
 	log_debug("getattr %p (%s): store %d nlink %lu size %lld", (void *)inode,
 		  lb_state_name(fs->state), r, (unsigned long)st.st_nlink, (long long)st.st_size);
 	if (r == 0 && inode_store_lost(fs, inode, &st))
 		r = -ESTALE;
 	/* absorbing began meanwhile: a rollback may have come before our call */
-	if (r == 0 && fs->state != LB_HEALTHY) {
+	if (r == 0 && absorb_began_since(fs, epoch)) {
 		pthread_mutex_lock(&fs->ov_lock);
 		if (ov_getattr(fs, inode, &st))
 			have = true;

@@ -124,9 +124,9 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int fd, r;
 
 	for (;;) {
-		bool healthy = fs->state == LB_HEALTHY;
+		uint64_t epoch = absorb_epoch(fs);
 
-		if (!healthy && lookup_overlay(fs, dir, name, &inode, &st)) {
+		if (fs->state != LB_HEALTHY && lookup_overlay(fs, dir, name, &inode, &st)) {
 			log_debug("lookup '%s' in %p: overlay %p", name, (void *)dir, (void *)inode);
 			if (!inode)
 				return reply_negative(req);
@@ -155,7 +155,7 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		 * Absorbing began meanwhile: a rollback may have come before our
 		 * lookup, and the overlay knows what it took.
 		 */
-		if ((r == 0 || r == -ENOENT) && healthy && fs->state != LB_HEALTHY) {
+		if ((r == 0 || r == -ENOENT) && absorb_began_since(fs, epoch)) {
 			if (r == 0)
 				inode_forget(fs, inode_of(fs, e.ino), 1);
 			continue;

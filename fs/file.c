@@ -339,7 +339,7 @@ void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
 	for (;;) {
-		bool healthy = fs->state == LB_HEALTHY;
+		uint64_t epoch = absorb_epoch(fs);
 
 		n = -ENODATA;
 		if (f->inode->ov)
@@ -350,7 +350,7 @@ void lb_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 			 * Absorbing began meanwhile: the rollback may have come
 			 * before our read, and the overlay has what was lost.
 			 */
-			if (n >= 0 && healthy && fs->state != LB_HEALTHY && f->inode->ov)
+			if (n >= 0 && absorb_began_since(fs, epoch) && f->inode->ov)
 				continue;
 		}
 		if (n >= 0 || (!is_path_failure(fs, (int)n) && n != -EAGAIN))

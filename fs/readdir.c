@@ -323,6 +323,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	struct lb_fs *fs = fs_of(req);
 	struct lb_dir *d = dir_of(fi);
 	struct batch_lookups looked = { 0 };
+	uint64_t epoch;
 	size_t used = 0, len;
 	char *buf;
 	int err = 0;
@@ -351,6 +352,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 		return snap_reply(req, d, size, off, plus);
 	}
 
+	epoch = absorb_epoch(fs);
 	buf = malloc(size);
 	if (!buf)
 		return (void)fuse_reply_err(req, ENOMEM);
@@ -390,10 +392,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 	 * meanwhile: the first batch then comes from the overlay. A later one
 	 * can only start absorbing, as its offsets are the store's.
 	 */
-	if (used > 0 && (fs->state != LB_HEALTHY || listing_lost(fs, d))) {
-		/* absorbing began while we read: the rollback may have come first */
-		if (fs->state == LB_HEALTHY)
-			absorb_begin(fs, -ESTALE);
+	if (used > 0 && (absorb_began_since(fs, epoch) || listing_lost(fs, d))) {
+		absorb_begin(fs, -ESTALE);	/* a no-op if it began meanwhile */
 		if (off == 0) {
 			lookups_undo(fs, &looked);
 			free(looked.inos);
