@@ -132,6 +132,9 @@ void lb_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 				return reply_negative(req);
 			return reply_entry(req, inode, &st);
 		}
+		if (fs->state != LB_HEALTHY)
+			log_debug("lookup '%s' in %p: unknown to the overlay, asking the store", name,
+				  (void *)dir);
 		/*
 		 * Mid-replay the store shows objects the overlay still stands
 		 * for: an inode made for one now would split its identity.

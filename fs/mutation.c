@@ -324,6 +324,10 @@ static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store
 			mode_rdunlock(fs);
 			if (r != -EAGAIN)
 				return r;
+			log_debug("%s '%s' (%p) waits for the store: %s",
+				  journal_type_to_string(m->rec.type), m->rec.path ? m->rec.path : "?",
+				  (void *)m->file, m->journalable ? "the overlay cannot check it" :
+								  "no path to journal");
 			break;
 		default:
 			mode_rdunlock(fs);
