@@ -83,7 +83,6 @@ int attr_kill_suid(struct lb_fs *fs, struct lb_inode *inode, int fd, fuse_req_t 
 	if (r < 0)
 		return r;
 	inode->mode = st.st_mode & ~kill;
-	attr_fresh_drop(fs, inode);
 	return 1;
 }
 
@@ -103,56 +102,6 @@ static int getattr_store(struct lb_fs *fs, struct lb_inode *inode, struct fuse_f
 	return r;
 }
 
-/* Longest a mutation's own stat answers a GETATTR, if attr_timeout is longer. */
-#define FRESH_MAX_MS 1000
-
-uint64_t attr_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* A read may move the atime: the stat of the last mutation no longer says it. */
-void attr_fresh_drop(struct lb_fs *fs, struct lb_inode *inode)
-{
-	if (!__atomic_load_n(&inode->fresh_seq, __ATOMIC_RELAXED))
-		return;
-	pthread_mutex_lock(&fs->inodes_lock);
-	inode->fresh_seq = 0;
-	pthread_mutex_unlock(&fs->inodes_lock);
-}
-
-/*
- * The GETATTR that follows a change of a directory (the kernel drops its
- * attributes) answered from the stat the mutation took right after its own
- * change, once, while no other mutation or read came since and it is younger
- * than attr_timeout: what the kernel's attribute cache would have promised.
- * A mutation begun since (of any object: it may change this one without
- * knowing it, see mut_begin()) makes it only cached.
- */
-static bool getattr_fresh(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st)
-{
-	uint64_t max_ms = fs->opt.attr_timeout * 1000 < FRESH_MAX_MS ?
-			  (uint64_t)(fs->opt.attr_timeout * 1000) : FRESH_MAX_MS;
-	bool fresh;
-
-	if (fs->state != LB_HEALTHY || max_ms == 0 ||
-	    !__atomic_load_n(&inode->fresh_seq, __ATOMIC_RELAXED))
-		return false;
-	pthread_mutex_lock(&fs->inodes_lock);
-	fresh = inode->fresh_seq == fs->muts_begun && !fs->muts_running &&
-		attr_now_ms() - inode->fresh_ms <= max_ms &&
-		inode->st.st_ctim.tv_sec == inode->fresh_ctime.tv_sec &&
-		inode->st.st_ctim.tv_nsec == inode->fresh_ctime.tv_nsec;
-	if (fresh)
-		*ret_st = inode->st;
-	inode->fresh_seq = 0;
-	pthread_mutex_unlock(&fs->inodes_lock);
-	return fresh;
-}
-
 /*
  * While absorbing, the overlay has the attributes of everything changed
  * since the last sync; nothing else changed, so the last attributes seen
@@ -170,7 +119,7 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	pthread_mutex_lock(&fs->ov_lock);
 	have = ov_getattr(fs, inode, &st);
 	pthread_mutex_unlock(&fs->ov_lock);
-	if (have || getattr_fresh(fs, inode, &st))
+	if (have)
 		return (void)fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 
 	epoch = absorb_epoch(fs);

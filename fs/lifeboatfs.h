@@ -89,9 +89,6 @@ struct lb_inode {
 	size_t flush_slot;		/* where the flush marked it has it; flusher thread only */
 	unsigned int queued;		/* queue entries changing its content; fs->queue.lock */
 	unsigned int queue_refs;	/* queue entries involving it at all; fs->queue.lock */
-	uint64_t fresh_seq;		/* st is the stat mutation fresh_seq took, 0: not; inodes_lock */
-	uint64_t fresh_ms;		/* CLOCK_MONOTONIC ms of that stat; fs->inodes_lock */
-	struct timespec fresh_ctime;	/* st.st_ctim of that stat; protected by fs->inodes_lock */
 };
 
 struct lb_fs {
@@ -113,8 +110,6 @@ struct lb_fs {
 	struct lb_name **name_buckets;	/* protected by inodes_lock */
 	size_t name_nbuckets;		/* protected by inodes_lock */
 	size_t nnames;			/* protected by inodes_lock */
-	uint64_t muts_begun;		/* mutations begun, see mutation.c; inodes_lock */
-	unsigned int muts_running;	/* mutations under way; protected by inodes_lock */
 
 	_Atomic int state;		/* enum lb_state; written under the mode lock (write) */
 	_Atomic uint64_t absorb_starts;	/* absorb_begin() runs begun, see absorb_began_since() */
@@ -251,8 +246,6 @@ void creds_thread_umask(fuse_req_t req);
 
 /* attr.c */
 void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-uint64_t attr_now_ms(void);
-void attr_fresh_drop(struct lb_fs *fs, struct lb_inode *inode);
 void lb_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi);
 void lb_readlink(fuse_req_t req, fuse_ino_t ino);

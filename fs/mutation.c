@@ -100,26 +100,6 @@ static bool refresh_removed_uncached(struct lb_fs *fs, struct lb_inode *inode)
 }
 
 /*
- * The stat mutation @seq takes after its own change is what the GETATTR the
- * kernel sends next (it drops the attributes of a changed directory) would
- * find, if no other mutation ran since before the stat (@alone) until now:
- * lb_getattr() may answer from it until the next mutation begins.
- */
-static void stat_set_fresh(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
-			   bool alone, uint64_t seq)
-{
-	pthread_mutex_lock(&fs->inodes_lock);
-	inode->st = *st;
-	inode->mode = st->st_mode;
-	if (alone && fs->muts_running == 1 && fs->muts_begun == seq) {
-		inode->fresh_seq = seq;
-		inode->fresh_ms = attr_now_ms();
-		inode->fresh_ctime = st->st_ctim;
-	}
-	pthread_mutex_unlock(&fs->inodes_lock);
-}
-
-/*
  * Cached attributes of an object a mutation touched, fresh from the store.
  * A @removed object (it lost a name to this mutation, which still holds
  * that name in the cache) has the links the removal left it, and the
@@ -127,10 +107,9 @@ static void stat_set_fresh(struct lb_fs *fs, struct lb_inode *inode, const struc
  * inode_store_lost() would count either as a rollback.
  */
 static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed,
-			 bool dir_links_may_drop, uint64_t seq)
+			 bool dir_links_may_drop)
 {
 	struct stat st;
-	bool alone;
 	int fd;
 
 	if (!inode || inode->virt)
@@ -140,12 +119,9 @@ static void refresh_stat(struct lb_fs *fs, struct lb_inode *inode, bool removed,
 	fd = inode_fd_get(fs, inode);
 	if (fd < 0)
 		return;
-	pthread_mutex_lock(&fs->inodes_lock);
-	alone = fs->muts_running == 1 && fs->muts_begun == seq;
-	pthread_mutex_unlock(&fs->inodes_lock);
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (removed || (dir_links_may_drop && st.st_nlink > 0) || !inode_store_lost(fs, inode, &st)))
-		stat_set_fresh(fs, inode, &st, alone, seq);
+		inode_stat_set(fs, inode, &st);
 	inode_fd_put(fs, inode);
 }
 
@@ -166,7 +142,7 @@ static void note_freed(struct lb_fs *fs, const struct lb_mut *m, const struct st
  * Link counts and directory sizes move with every name operation; the
  * overlay starts from the cached attributes, so keep them exact.
  */
-static void refresh_touched(struct lb_fs *fs, struct lb_mut *m, uint64_t seq)
+static void refresh_touched(struct lb_fs *fs, struct lb_mut *m)
 {
 	bool drops = m->rec.type == JOURNAL_RMDIR || m->rec.type == JOURNAL_RENAME;
 
@@ -179,17 +155,17 @@ static void refresh_touched(struct lb_fs *fs, struct lb_mut *m, uint64_t seq)
 	case JOURNAL_REMOVEXATTR:
 		return;	/* the op keeps the file's size and mode itself */
 	default:
-		refresh_stat(fs, m->dir, false, drops, seq);
+		refresh_stat(fs, m->dir, false, drops);
 		if (m->dir2 != m->dir)
-			refresh_stat(fs, m->dir2, false, drops, seq);
+			refresh_stat(fs, m->dir2, false, drops);
 		/* a rename's victim is the object moved: it keeps its links */
-		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME, false, seq);
-		refresh_stat(fs, m->victim2, true, false, seq);
+		refresh_stat(fs, m->victim, m->rec.type != JOURNAL_RENAME, false);
+		refresh_stat(fs, m->victim2, true, false);
 	}
 }
 
 static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
-		       uint64_t seq, bool *ret_again)
+		       bool *ret_again)
 {
 	struct lb_inode *shrinking = m->rec.type == JOURNAL_TRUNCATE ? m->file :
 				     m->rec.type == JOURNAL_RENAME   ? m->victim2 : m->victim;
@@ -209,7 +185,7 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 
 	*ret_again = false;
 	if (r >= 0)
-		refresh_touched(fs, m, seq);
+		refresh_touched(fs, m);
 	if (r >= 0 && shrinking)
 		note_freed(fs, m, &before);
 	/* Stuck past path_timeout meanwhile: a rescue journals it instead. */
@@ -252,39 +228,11 @@ static bool needs_barrier(const struct lb_mut *m)
 	       m->rec.type == JOURNAL_RMDIR;
 }
 
-static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
-			  uint64_t seq);
-
-/*
- * Counts the mutations of the whole mount, not of its objects: a mutation
- * changes objects it may not know (a victim whose name the cache lost), so
- * only a stat taken while no other mutation ran, and with none begun since,
- * says what the store has (see stat_set_fresh()). Returns this one's number.
- */
-static uint64_t mut_begin(struct lb_fs *fs)
-{
-	uint64_t seq;
-
-	pthread_mutex_lock(&fs->inodes_lock);
-	seq = ++fs->muts_begun;
-	fs->muts_running++;
-	pthread_mutex_unlock(&fs->inodes_lock);
-	return seq;
-}
-
-static void mut_end(struct lb_fs *fs)
-{
-	pthread_mutex_lock(&fs->inodes_lock);
-	fs->muts_running--;
-	pthread_mutex_unlock(&fs->inodes_lock);
-}
+static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg);
 
 int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 {
-	int r;
-
-	r = mut_run_states(fs, m, store, arg, mut_begin(fs));
-	mut_end(fs);
+	int r = mut_run_states(fs, m, store, arg);
 
 	log_debug("%s '%s'%s%s (%p): %d%s%s", journal_type_to_string(m->rec.type),
 		  m->rec.path ? m->rec.path : "?", m->rec.path2 ? " -> " : "",
@@ -293,8 +241,7 @@ int mut_run(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 	return r;
 }
 
-static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg,
-			  uint64_t seq)
+static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, void *arg)
 {
 	bool again;
 	int r;
@@ -314,7 +261,7 @@ static int mut_run_states(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store
 				mode_rdunlock(fs);
 				return absorb_ghost(fs, m);
 			}
-			r = run_healthy(fs, m, store, arg, seq, &again);
+			r = run_healthy(fs, m, store, arg, &again);
 			if (!again)
 				return r;
 			continue;

@@ -69,48 +69,6 @@ static void lb_destroy(void *userdata)
 		log_warning_errno(-errno, "cannot sync store '%s' at unmount", fs->opt.store);
 }
 
-/*
- * Reads move the atime of what they read (relatime: the first read after a
- * change), which the stat a mutation took does not show: such a stat must
- * not answer the next GETATTR (attr.c). Wrappers, so that the read paths
- * need not know.
- */
-static void lb_read_atime(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			  struct fuse_file_info *fi)
-{
-	attr_fresh_drop(fs_of(req), inode_of(fs_of(req), ino));
-	lb_read(req, ino, size, off, fi);
-}
-
-static void lb_readdir_atime(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			     struct fuse_file_info *fi)
-{
-	attr_fresh_drop(fs_of(req), inode_of(fs_of(req), ino));
-	lb_readdir(req, ino, size, off, fi);
-}
-
-static void lb_readdirplus_atime(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-				 struct fuse_file_info *fi)
-{
-	attr_fresh_drop(fs_of(req), inode_of(fs_of(req), ino));
-	lb_readdirplus(req, ino, size, off, fi);
-}
-
-static void lb_readlink_atime(fuse_req_t req, fuse_ino_t ino)
-{
-	attr_fresh_drop(fs_of(req), inode_of(fs_of(req), ino));
-	lb_readlink(req, ino);
-}
-
-static void lb_copy_file_range_atime(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
-				     struct fuse_file_info *fi_in, fuse_ino_t ino_out,
-				     off_t off_out, struct fuse_file_info *fi_out, size_t len,
-				     int flags)
-{
-	attr_fresh_drop(fs_of(req), inode_of(fs_of(req), ino_in));
-	lb_copy_file_range(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags);
-}
-
 static const struct fuse_lowlevel_ops lb_ops = {
 	.init = lb_init,
 	.destroy = lb_destroy,
@@ -119,7 +77,7 @@ static const struct fuse_lowlevel_ops lb_ops = {
 	.forget_multi = lb_forget_multi,
 	.getattr = lb_getattr,
 	.setattr = lb_setattr,
-	.readlink = lb_readlink_atime,
+	.readlink = lb_readlink,
 	.mknod = lb_mknod,
 	.mkdir = lb_mkdir,
 	.symlink = lb_symlink,
@@ -129,13 +87,13 @@ static const struct fuse_lowlevel_ops lb_ops = {
 	.rename = lb_rename,
 	.open = lb_open,
 	.create = lb_create,
-	.read = lb_read_atime,
+	.read = lb_read,
 	.write_buf = lb_write_buf,
 	.release = lb_release,
 	.fsync = lb_fsync,
 	.opendir = lb_opendir,
-	.readdir = lb_readdir_atime,
-	.readdirplus = lb_readdirplus_atime,
+	.readdir = lb_readdir,
+	.readdirplus = lb_readdirplus,
 	.releasedir = lb_releasedir,
 	.fsyncdir = lb_fsyncdir,
 	.statfs = lb_statfs,
@@ -144,7 +102,7 @@ static const struct fuse_lowlevel_ops lb_ops = {
 	.listxattr = lb_listxattr,
 	.removexattr = lb_removexattr,
 	.fallocate = lb_fallocate,
-	.copy_file_range = lb_copy_file_range_atime,
+	.copy_file_range = lb_copy_file_range,
 	.lseek = lb_lseek,
 };
 
