@@ -407,6 +407,14 @@ bool stall_free_later(struct lb_fs *fs, void (*free_fn)(void *), void *obj)
 	struct stall_grave *g;
 	bool kept = false;
 
+	/*
+	 * Every release and free passes here: no lock while nothing is out.
+	 * The gate is closed whenever a slot is abandoned (both under the
+	 * lock) and opens only once none is; the kernel forgets or releases
+	 * the object of a rescued request only after the rescue answered.
+	 */
+	if (!atomic_load(&st->stalled))
+		return false;
 	pthread_mutex_lock(&st->lock);
 	if (st->abandoned) {
 		/* no memory for the entry: leak @obj rather than free it under a thread */
