@@ -168,11 +168,30 @@ static int apply_node(struct journal_replay *r, const struct journal_record *rec
 	return ret < 0 ? ret : made;
 }
 
+/*
+ * The final sync finds what records touched by their paths. A file written
+ * under this name that keeps another one would be missed: sync it now.
+ */
+static int sync_before_unlink(struct journal_replay *r, const struct journal_record *rec,
+			      int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_nlink < 2 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	return journal_replay_sync_touched(r, rec->path);
+}
+
 static int apply_remove(struct journal_replay *r, const struct journal_record *rec, int dirfd,
 			const char *name)
 {
 	int flags = rec->type == JOURNAL_RMDIR ? AT_REMOVEDIR : 0;
+	int ret;
 
+	ret = flags ? 0 : sync_before_unlink(r, rec, dirfd, name);
+	if (ret < 0)
+		return ret;
 	if (unlinkat(dirfd, name, flags) < 0)
 		return errno == ENOENT ? APPLY_DONE : -errno;
 	return journal_replay_touch_parent(r, rec->path);

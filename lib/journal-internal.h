@@ -95,6 +95,8 @@ int journal_apply(struct journal_replay *r, const struct journal_record *rec);
 /* Remembers path (and with _parent, its directory) for journal_replay_sync(). */
 int journal_replay_touch(struct journal_replay *r, const char *path);
 int journal_replay_touch_parent(struct journal_replay *r, const char *path);
+/* fsyncs path now if a record touched it: before a removal of one of its names. */
+int journal_replay_sync_touched(struct journal_replay *r, const char *path);
 
 /* openat2() beneath dirfd with the store's resolve flags (journal-resolve.c). */
 int journal_openat2(int dirfd, const char *path, int flags, mode_t mode);

@@ -144,6 +144,14 @@ static int sync_one(struct journal_replay *r, const char *path)
 	return ret;
 }
 
+int journal_replay_sync_touched(struct journal_replay *r, const char *path)
+{
+	if ((r->flags & JOURNAL_REPLAY_DRY_RUN) || r->touched_count == 0 ||
+	    !r->touched[touched_slot(r->touched, r->touched_slots, path, strlen(path))])
+		return 0;
+	return sync_one(r, path);
+}
+
 int journal_replay_sync(struct journal_replay *r)
 {
 	int ret = 0, ret1;
@@ -185,9 +193,46 @@ int journal_replay_apply(struct journal_replay *r, const struct journal_record *
 }
 
 struct replay_scan {
+	struct journal *j;
 	struct journal_replay *r;
 	uint64_t applied_seq;	/* records up to here are in the store already */
 };
+
+/* Syncs what was touched and, where the journal may be written, marks @seq applied. */
+static int replay_checkpoint(struct replay_scan *rs, uint64_t seq)
+{
+	int ret = journal_replay_sync(rs->r);
+
+	if (ret < 0 || (rs->r->flags & JOURNAL_REPLAY_DRY_RUN) || seq <= rs->applied_seq ||
+	    journal_get_state(rs->j) == JOURNAL_STATE_READONLY)
+		return ret;
+	ret = journal_set_applied(rs->j, seq);
+	if (ret == 0)
+		rs->applied_seq = seq;
+	return ret;
+}
+
+/*
+ * A replay that fails half way (the path fails again, or a sync reports
+ * writeback lost before it) starts again at the progress mark, over a store
+ * that holds some later records already. Every record type copes with that
+ * (journal-apply.c) except a rename: the records before it may make its
+ * source again, and it would then move the new object over the one an
+ * earlier run moved, or swap an exchange back. So a rename is applied alone
+ * between two checkpoints, and a restart never meets it done.
+ */
+static int apply_barrier(struct replay_scan *rs, const struct journal_record *rec)
+{
+	int ret = 0;
+
+	if (rs->r->touched_count > 0 || rs->r->need_syncfs)
+		ret = replay_checkpoint(rs, rec->seq - 1);
+	if (ret >= 0)
+		ret = journal_replay_apply(rs->r, rec);
+	if (ret >= 0)
+		ret = replay_checkpoint(rs, rec->seq);
+	return ret;
+}
 
 static int replay_one(const struct journal_record *rec, uint64_t offset, void *userdata)
 {
@@ -198,7 +243,10 @@ static int replay_one(const struct journal_record *rec, uint64_t offset, void *u
 		rs->r->stats.skipped++;
 		return 0;
 	}
-	ret = journal_replay_apply(rs->r, rec);
+	if (rec->type == JOURNAL_RENAME)
+		ret = apply_barrier(rs, rec);
+	else
+		ret = journal_replay_apply(rs->r, rec);
 	if (ret < 0) {
 		rs->r->stats.failed_seq = rec->seq;
 		rs->r->stats.failed_offset = offset;
@@ -242,6 +290,7 @@ int journal_replay(struct journal *j, int store_fd, unsigned flags,
 	if (ret < 0)
 		return ret;
 	journal_get_info(j, &info);
+	rs.j = j;
 	rs.applied_seq = flags & JOURNAL_REPLAY_ALL ? 0 : info.applied_seq;
 	ret_scan = journal_scan(j, replay_one, &rs, &res);
 	/* Whatever was applied is synced, even when the scan stopped early. */

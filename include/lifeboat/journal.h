@@ -503,7 +503,8 @@ void journal_replay_get_stats(struct journal_replay *r, struct journal_replay_st
  * Scans j and applies its records in order into store_fd, nothing at or past
  * the first bad record, then syncs what it touched. On a writable journal,
  * records up to header.applied_seq are skipped (unless JOURNAL_REPLAY_ALL)
- * and applied_seq is advanced once the store is synced. result as for
+ * and applied_seq is advanced once the store is synced, and so on both
+ * sides of every rename: a restart never applies one twice. result as for
  * journal_scan(); stats may be NULL. Returns 0 (clean or torn end),
  * -EBADMSG (corrupt: the valid prefix was applied and synced), -ESTALE
  * (a writable journal another node took over: nothing applied), or the

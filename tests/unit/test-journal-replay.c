@@ -439,6 +439,72 @@ static void test_divergent_store_is_an_error(void **state)
 	journal_replay_free(r);
 }
 
+/*
+ * A replay that stops half way starts again at the progress mark. A rename
+ * is applied between two marks, so the restart never makes its source
+ * again and moves it over the directory the first run moved there.
+ */
+static void test_restart_after_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_record recs[] = {
+		{ .type = JOURNAL_MKDIR, .path = "r", .mode = 0755, .uid = NOID, .gid = NOID },
+		{ .type = JOURNAL_CREATE, .path = "r/x", .mode = S_IFREG | 0644, .uid = NOID,
+		  .gid = NOID },
+		{ .type = JOURNAL_WRITE, .path = "r/x", .data = "1", .data_len = 1 },
+		{ .type = JOURNAL_RENAME, .path = "r", .path2 = "r2" },
+		{ .type = JOURNAL_MKDIR, .path = "blocked/sub", .mode = 0755, .uid = NOID,
+		  .gid = NOID },
+	};
+	struct journal *j = create_journal(f);
+	struct journal_info info;
+	char buf[8] = "";
+	struct stat st;
+	int fd;
+
+	assert_int_equal(journal_append_batch(j, recs, 5), 0);
+	close(openat(f->store_fd, "blocked", O_CREAT | O_WRONLY, 0644));	/* not a dir */
+	assert_int_equal(journal_replay(j, f->store_fd, 0, NULL, NULL), -ENOTDIR);
+	journal_get_info(j, &info);
+	assert_int_equal(info.applied_seq, 4);
+
+	assert_int_equal(unlinkat(f->store_fd, "blocked", 0), 0);
+	assert_int_equal(mkdirat(f->store_fd, "blocked", 0755), 0);
+	assert_int_equal(journal_replay(j, f->store_fd, 0, NULL, NULL), 0);
+	assert_int_equal(fstatat(f->store_fd, "r", &st, 0), -1);
+	fd = openat(f->store_fd, "r2/x", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "1");
+	close(fd);
+	assert_int_equal(fstatat(f->store_fd, "blocked/sub", &st, 0), 0);
+	journal_close(j);
+}
+
+/*
+ * The final sync finds files by the paths records wrote them under. A file
+ * written under a name a later record removes, but that keeps another name,
+ * is synced before that removal.
+ */
+static void test_linked_file_synced_before_unlink(void **state)
+{
+	struct fixture *f = *state;
+	struct journal_record recs[] = {
+		{ .type = JOURNAL_CREATE, .path = "a", .mode = S_IFREG | 0644, .uid = NOID,
+		  .gid = NOID },
+		{ .type = JOURNAL_WRITE, .path = "a", .data = "data", .data_len = 4 },
+		{ .type = JOURNAL_LINK, .path = "a", .path2 = "b" },
+		{ .type = JOURNAL_UNLINK, .path = "a" },
+	};
+	struct journal_replay_stats stats;
+	struct journal *j = create_journal(f);
+
+	assert_int_equal(journal_append_batch(j, recs, 4), 0);
+	assert_int_equal(journal_replay(j, f->store_fd, 0, &stats, NULL), 0);
+	assert_int_equal(stats.synced, 2);	/* the file, before the unlink, and the root */
+	journal_close(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +514,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_nothing_after_bad_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_never_leave_the_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_divergent_store_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_after_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linked_file_synced_before_unlink, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
