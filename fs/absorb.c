@@ -520,6 +520,19 @@ static int replay_left_behind(struct lb_fs *fs)
 	log_notice("journal '%s' holds %llu records left behind: replaying them first",
 		   journal_label(fs), (unsigned long long)info.open_scan.records);
 	r = replay_journal(fs, &stats);
+	/*
+	 * A sync reports writeback the store lost before (once), or the path
+	 * is still down: the replay starts again at its progress mark, for as
+	 * long as a request would wait for the path.
+	 */
+	for (double waited = 0; r < 0 && is_path_failure(fs, r) && waited < fs->opt.hold;
+	     waited += fs->opt.probe_interval) {
+		log_warning_errno(r, "replay of journal '%s' stopped at record %llu, the store "
+				  "path failed: trying again", journal_label(fs),
+				  (unsigned long long)stats.failed_seq);
+		usleep((useconds_t)(fs->opt.probe_interval * 1e6));
+		r = replay_journal(fs, &stats);
+	}
 	if (r == -EBADMSG)
 		return log_error_errno(r, "journal '%s' is corrupt at record %llu (offset %llu): "
 				       "its valid records were replayed; inspect it with "
