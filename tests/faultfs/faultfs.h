@@ -31,6 +31,7 @@ struct ff_inode {
 	struct file_handle *handle;	/* backing handle or NULL; fs->inodes_lock */
 	pthread_mutex_t undo_lock;	/* orders snapshot+mutation per file */
 	struct ff_undo_file *undo;	/* protected by undo->lock */
+	bool writeback_lost;		/* next sync reports EIO; atomic */
 };
 
 /* Operation classes a fault can target. */

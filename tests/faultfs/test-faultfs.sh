@@ -210,6 +210,8 @@ test_rollback() {
 	printf x | dd of="$MNT/rh" bs=1 seek=4096 conv=notrunc status=none	# into a hole
 	truncate -s 3 "$MNT/rt" || fail "shrinking a huge sparse file"	# saves a hole
 	[ "$(status_field unsynced_files)" -ge 3 ] || fail "unsynced files not tracked"
+	printf 'gone' >"$MNT/r6" && n=$(status_field unsynced_files) && rm "$MNT/r6"
+	[ "$(status_field unsynced_files)" -lt "$n" ] || fail "an unlinked file kept its undo stack"
 	ctl fail EIO write >/dev/null
 	ctl heal >/dev/null
 	expect_content "$MNT/r1" AAAAAAAA && expect_content "$REAL/r1" AAAAAAAA
@@ -222,6 +224,13 @@ test_rollback() {
 		fail "write into a hole not rolled back"
 	[ "$(stat -c %s "$REAL/rt")" = $((1 << 40)) ] || fail "shrunk sparse file not restored"
 	[ "$(status_field unsynced_files)" = 0 ] || fail "undo log not emptied"
+	# Like the kernel's errseq, the next sync of each file or directory the
+	# rollback touched reports the lost writeback once, then succeeds.
+	for f in "$MNT/r1" "$MNT/rh" "$MNT"; do
+		! sync "$f" 2>/dev/null || fail "sync of $f after the rollback did not fail"
+		sync "$f" || fail "second sync of $f after the rollback failed"
+	done
+	printf 'after' >"$MNT/r5" && sync "$MNT/r5" || fail "sync of a file made after the rollback failed"
 	pass "rollback to the last synced state"
 }
 

@@ -23,7 +23,11 @@
  *     So a created file survives a failure only if its parent was fsynced
  *     after the create; its content survives only if the file was fsynced.
  *  5. Not rolled back: unlink, rmdir and rename of synced names, and mode,
- *     owner, times and xattrs. They take effect at once, as if synced.
+ *     owner, times and xattrs. They take effect at once, as if synced; a
+ *     file left without a name loses its undo stack (and its space).
+ *  6. Like the kernel's errseq, the first fsync after a rollback of each
+ *     file or directory it touched fails with EIO: a program that syncs
+ *     learns that writeback it did before was lost.
  *
  * Memory: the saved bytes are capped (--undo-limit, 1 GiB by default); a
  * mutation that would pass the cap fails with ENOMEM and is logged loudly.
@@ -357,6 +361,8 @@ void undo_created(struct ff_fs *fs, struct ff_inode *parent, const char *name,
 	struct undo_entry *e;
 
 	undo_begin(fs, inode);
+	if (fresh)	/* a new object: what an old one with its number lost is not its */
+		__atomic_store_n(&inode->writeback_lost, false, __ATOMIC_RELEASE);
 	if (fresh && inode->type == S_IFREG && !inode->undo)
 		(void)undo_save(fs, inode, 0, 0);
 	e = undo_entry_new(fs, parent, name, inode);
@@ -372,6 +378,26 @@ void undo_created(struct ff_fs *fs, struct ff_inode *parent, const char *name,
 	undo_end(fs, inode);
 }
 
+/*
+ * A file whose last name is gone cannot be seen after a rollback: its undo
+ * stack goes, and with it the fd that kept its blocks allocated (a replay
+ * that writes the file again must find that space free, as on a real store).
+ */
+static void undo_forget_unlinked(struct ff_fs *fs)
+{
+	struct ff_undo *u = fs->undo;
+	struct ff_undo_file *uf, *next;
+	struct stat st;
+
+	pthread_rwlock_wrlock(&u->rw);
+	for (uf = u->files; uf; uf = next) {
+		next = uf->next;
+		if (fstat(uf->fd, &st) == 0 && st.st_nlink == 0)
+			undo_file_drop(fs, uf);
+	}
+	pthread_rwlock_unlock(&u->rw);
+}
+
 void undo_unlinked(struct ff_fs *fs, struct ff_inode *parent, const char *name)
 {
 	struct ff_undo *u = fs->undo;
@@ -384,6 +410,7 @@ void undo_unlinked(struct ff_fs *fs, struct ff_inode *parent, const char *name)
 		undo_entry_drop(fs, pe);
 	pthread_mutex_unlock(&u->lock);
 	pthread_rwlock_unlock(&u->rw);
+	undo_forget_unlinked(fs);
 }
 
 static void undo_entry_move(struct ff_fs *fs, struct undo_entry *e, struct ff_inode *parent,
@@ -419,6 +446,8 @@ void undo_renamed(struct ff_fs *fs, struct ff_inode *parent, const char *name,
 		undo_entry_move(fs, dst, parent, strdup(name) ?: strdup(""));
 	pthread_mutex_unlock(&u->lock);
 	pthread_rwlock_unlock(&u->rw);
+	if (!(flags & RENAME_EXCHANGE))
+		undo_forget_unlinked(fs);
 }
 
 /*
@@ -458,8 +487,13 @@ int undo_sync(struct ff_fs *fs, struct ff_inode *inode, int fd, bool datasync, u
 	pthread_rwlock_rdlock(&fs->undo->rw);
 	if (!dir)
 		pthread_mutex_lock(&inode->undo_lock);
-	if (undo_generation(fs) != gen)
-		r = -EIO;	/* the failure took what this sync was to keep */
+	/*
+	 * Like the kernel's errseq: a sync that passed the gate before the
+	 * failure, or the first one after it, reports the lost writeback.
+	 */
+	if (__atomic_exchange_n(&inode->writeback_lost, false, __ATOMIC_ACQ_REL) ||
+	    undo_generation(fs) != gen)
+		r = -EIO;
 	else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		r = -errno;
 	else if (dir)
@@ -486,10 +520,16 @@ static void undo_drop_all(struct ff_fs *fs)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* Everything is durable now, and no lost writeback is left to report. */
 void undo_sync_all(struct ff_fs *fs)
 {
 	pthread_rwlock_wrlock(&fs->undo->rw);
 	undo_drop_all(fs);
+	pthread_mutex_lock(&fs->inodes_lock);
+	for (size_t i = 0; i < fs->n_ids; i++)
+		if (fs->by_id[i])
+			__atomic_store_n(&fs->by_id[i]->writeback_lost, false, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fs->inodes_lock);
 	pthread_rwlock_unlock(&fs->undo->rw);
 }
 
@@ -598,12 +638,14 @@ int undo_rollback(struct ff_fs *fs, char *msg, size_t len)
 	__atomic_add_fetch(&u->generation, 1, __ATOMIC_RELEASE);
 	bytes = u->bytes;
 	for (struct ff_undo_file *uf = u->files; uf; uf = uf->next, files++) {
+		__atomic_store_n(&uf->inode->writeback_lost, true, __ATOMIC_RELEASE);
 		r = undo_file_apply(uf);
 		if (r < 0)
 			ret = log_error_errno(r, "cannot roll back inode %llu",
 					      (unsigned long long)uf->inode->nodeid);
 	}
 	for (struct undo_entry *e = u->entries; e; e = e->next, entries++) {
+		__atomic_store_n(&e->parent->writeback_lost, true, __ATOMIC_RELEASE);
 		r = undo_entry_remove(e);
 		if (r < 0)
 			ret = log_error_errno(r, "cannot remove unsynced name '%s'", e->name);
