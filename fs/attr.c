@@ -125,7 +125,8 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	epoch = absorb_epoch(fs);
 	r = getattr_store(fs, inode, fi, &st);
 	log_debug("getattr %p (%s): store %d nlink %lu size %lld", (void *)inode,
-		  lb_state_name(fs->state), r, (unsigned long)st.st_nlink, (long long)st.st_size);
+		  lb_state_name(fs->state), r, r == 0 ? (unsigned long)st.st_nlink : 0,
+		  r == 0 ? (long long)st.st_size : 0);
 	if (r == 0 && inode_store_lost(fs, inode, &st))
 		r = -ESTALE;
 	/* absorbing began meanwhile: a rollback may have come before our call */
