@@ -167,7 +167,7 @@ void absorb_begin(struct lb_fs *fs, int err)
 	pthread_mutex_unlock(&fs->state_mutex);
 	set_state(fs, LB_ABSORBING);
 	pthread_mutex_lock(&fs->state_mutex);
-	fs->absorb_ends++;
+	atomic_fetch_add(&fs->absorb_ends, 1);
 	pthread_cond_broadcast(&fs->state_cond);
 	pthread_mutex_unlock(&fs->state_mutex);
 	mode_wrunlock(fs);
@@ -175,10 +175,14 @@ void absorb_begin(struct lb_fs *fs, int err)
 			  (unsigned long long)n);
 }
 
-/* Taken before a store call whose answer absorb_began_since() then judges. */
+/*
+ * Taken before a store call whose answer absorb_began_since() then judges.
+ * A run of absorb_begin() under way counts as one begun after the call: it
+ * may have taken the queue the checks of the answer ask already.
+ */
 uint64_t absorb_epoch(struct lb_fs *fs)
 {
-	return atomic_load(&fs->absorb_starts);
+	return atomic_load(&fs->absorb_ends);
 }
 
 /*
@@ -527,9 +531,10 @@ static int replay_left_behind(struct lb_fs *fs)
 	 */
 	for (double waited = 0; r < 0 && is_path_failure(fs, r) && waited < fs->opt.hold;
 	     waited += fs->opt.probe_interval) {
-		log_warning_errno(r, "replay of journal '%s' stopped at record %llu, the store "
-				  "path failed: trying again", journal_label(fs),
-				  (unsigned long long)stats.failed_seq);
+		log_warning_errno(r, "replay of journal '%s' stopped %s %llu, the store path "
+				  "failed: trying again", journal_label(fs),
+				  stats.failed_seq ? "at record" : "syncing, records applied:",
+				  (unsigned long long)(stats.failed_seq ?: stats.applied + stats.done));
 		usleep((useconds_t)(fs->opt.probe_interval * 1e6));
 		r = replay_journal(fs, &stats);
 	}

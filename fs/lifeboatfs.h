@@ -113,7 +113,7 @@ struct lb_fs {
 
 	_Atomic int state;		/* enum lb_state; written under the mode lock (write) */
 	_Atomic uint64_t absorb_starts;	/* absorb_begin() runs begun, see absorb_began_since() */
-	uint64_t absorb_ends;		/* and ended; protected by state_mutex */
+	_Atomic uint64_t absorb_ends;	/* and ended; changed under state_mutex */
 	struct lb_stall stall;		/* path_timeout, and the mode lock: see stall.h */
 	bool store_writable;		/* the store accepted writes at mount */
 	bool store_syncfs;		/* syncfs(2) reaches the store (it is not FUSE) */
