@@ -112,7 +112,7 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct lb_fs *fs = fs_of(req);
 	struct lb_inode *inode = inode_of(fs, ino);
 	struct stat st;
-	uint64_t epoch;
+	uint64_t epoch, gen;
 	bool have;
 	int r;
 
@@ -123,6 +123,7 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 
 	epoch = absorb_epoch(fs);
+	gen = inode_stat_gen(fs, inode);
 	r = getattr_store(fs, inode, fi, &st);
 	log_debug("getattr %p (%s): store %d nlink %lu size %lld", (void *)inode,
 		  lb_state_name(fs->state), r, r == 0 ? (unsigned long)st.st_nlink : 0,
@@ -147,7 +148,7 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			inode_stat_get(fs, inode, &st);
 		r = 0;
 	} else if (r == 0) {
-		inode_stat_set(fs, inode, &st);
+		inode_stat_set_since(fs, inode, &st, gen);
 	}
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);

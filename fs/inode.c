@@ -831,12 +831,22 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name)
  * Objects the queue does not hold are durable and cannot have been rolled
  * back.
  */
+/*
+ * A file larger on the store than the mount left it, with none of the
+ * mount's mutations of it under way: a rollback undid a truncate.
+ */
+static bool size_ahead(struct lb_inode *inode, const struct stat *known, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_size > known->st_size &&
+	       atomic_load(&inode->mutating) == 0;
+}
+
 bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
 {
 	struct stat known;
 
 	inode_stat_get(fs, inode, &known);
-	if (!attrs_behind(&known, st))
+	if (!attrs_behind(&known, st) && !size_ahead(inode, &known, st))
 		return false;
 	if (st->st_nlink == 0 && !inode_named(fs, inode))
 		return false;	/* unlinked through the mount, still open */
@@ -854,8 +864,35 @@ void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat 
 {
 	pthread_mutex_lock(&fs->inodes_lock);
 	inode->st = *st;
+	inode->st_gen++;
 	inodes_unlock(fs);
 	inode->mode = st->st_mode;
+}
+
+uint64_t inode_stat_gen(struct lb_fs *fs, struct lb_inode *inode)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&fs->inodes_lock);
+	gen = inode->st_gen;
+	inodes_unlock(fs);
+	return gen;
+}
+
+/*
+ * What a getattr saw, unless a mutation changed the attributes since it
+ * asked (@gen): its older answer would make the next one look lost.
+ */
+void inode_stat_set_since(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
+			  uint64_t gen)
+{
+	pthread_mutex_lock(&fs->inodes_lock);
+	if (inode->st_gen == gen) {
+		inode->st = *st;
+		inode->st_gen++;
+		inode->mode = st->st_mode;
+	}
+	inodes_unlock(fs);
 }
 
 /* A write ending at @end went to the store: keep the cached size right. */
@@ -864,6 +901,7 @@ void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, boo
 	pthread_mutex_lock(&fs->inodes_lock);
 	if (exact || (uint64_t)inode->st.st_size < end)
 		inode->st.st_size = (off_t)end;
+	inode->st_gen++;
 	inodes_unlock(fs);
 }
 

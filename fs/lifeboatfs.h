@@ -79,6 +79,8 @@ struct lb_inode {
 	_Atomic mode_t mode;		/* type and mode bits as last seen */
 	struct file_handle *handle;	/* NULL when fd is pinned or virtual */
 	struct stat st;			/* last known attributes; protected by fs->inodes_lock */
+	uint64_t st_gen;		/* changes of st by the mount's own calls; inodes_lock */
+	atomic_uint mutating;		/* mutations of it at the store now (run_healthy) */
 	struct ov_node *ov;		/* absorbing: the overlay; protected by fs->ov_lock */
 	struct lb_file *files;		/* open files; protected by fs->inodes_lock */
 	struct lb_absent *absent;	/* names known absent; protected by fs->inodes_lock */
@@ -154,6 +156,14 @@ static inline struct lb_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/*
+ * Every error reply of a handler goes through here (session.c): a path
+ * failure that reaches the application is a bug or an expired hold, and
+ * the log says which handler let it through.
+ */
+int lb_reply_err(fuse_req_t req, int err, const char *handler);
+#define fuse_reply_err(req, err) lb_reply_err((req), (err), __func__)
+
 /* xattr.c */
 void acl_cache_free_locked(struct lb_inode *inode);
 
@@ -191,6 +201,9 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name);
 bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
 void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st);
 void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
+uint64_t inode_stat_gen(struct lb_fs *fs, struct lb_inode *inode);
+void inode_stat_set_since(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
+			  uint64_t gen);
 void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, bool exact);
 void inode_note_replayed(struct lb_fs *fs, struct lb_inode *inode, const struct stat *attr);
 struct lb_inode *inode_new_virtual(struct lb_fs *fs, struct lb_inode *parent, const char *name,

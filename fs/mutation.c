@@ -174,6 +174,8 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 
 	if (shrinking && !shrinking->virt)
 		inode_stat_get(fs, shrinking, &before);
+	if (m->file)
+		atomic_fetch_add(&m->file->mutating, 1);
 	r = store(fs, m, arg);
 
 	/* An fd on an object a failure rolled back and the replay made again. */
@@ -186,6 +188,8 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 	*ret_again = false;
 	if (r >= 0)
 		refresh_touched(fs, m);
+	if (m->file)
+		atomic_fetch_sub(&m->file->mutating, 1);
 	if (r >= 0 && shrinking)
 		note_freed(fs, m, &before);
 	/* Stuck past path_timeout meanwhile: a rescue journals it instead. */

@@ -325,3 +325,14 @@ out_destroy:
 	fuse_session_destroy(fs->se);
 	return r;
 }
+
+#undef fuse_reply_err
+int lb_reply_err(fuse_req_t req, int err, const char *handler)
+{
+	struct lb_fs *fs = fs_of(req);
+
+	if (err != 0 && errclass_is_path_failure(-err, fs->store_writable))
+		log_warning("%s answers %s (%s): the application sees a path failure", handler,
+			    strerrorname_np(err) ?: "?", lb_state_name(fs->state));
+	return fuse_reply_err(req, err);
+}
