@@ -824,14 +824,6 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name)
 }
 
 /*
- * The store shows an object the mount made or changed since the last flush
- * with no link although a name the mount never removed leads to it, with
- * fewer links, or shorter than the mount's own writes left it: the store
- * lost what it had not made durable (a path failure rolled it back).
- * Objects the queue does not hold are durable and cannot have been rolled
- * back.
- */
-/*
  * A file larger on the store than the mount left it, with none of the
  * mount's mutations of it under way: a rollback undid a truncate.
  */
@@ -841,6 +833,14 @@ static bool size_ahead(struct lb_inode *inode, const struct stat *known, const s
 	       atomic_load(&inode->mutating) == 0;
 }
 
+/*
+ * The store shows an object the mount made or changed since the last flush
+ * with no link although a name the mount never removed leads to it, with
+ * fewer links, or shorter or longer than the mount's own writes left it:
+ * the store lost what it had not made durable (a path failure rolled it back).
+ * Objects the queue does not hold are durable and cannot have been rolled
+ * back.
+ */
 bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st)
 {
 	struct stat known;
