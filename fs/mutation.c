@@ -178,8 +178,13 @@ static int run_healthy(struct lb_fs *fs, struct lb_mut *m, mut_store_fn store, v
 		atomic_fetch_add(&m->file->mutating, 1);
 	r = store(fs, m, arg);
 
-	/* An fd on an object a failure rolled back and the replay made again. */
-	if (r == -ESTALE && m->file && !m->file->virt && inode_reresolve(fs, m->file) == 0)
+	/*
+	 * An fd on an object a failure rolled back and the replay made again.
+	 * Not while the queue holds the object: then ESTALE may be the path
+	 * failing now, and a retry by name could land after its rollback.
+	 */
+	if (r == -ESTALE && m->file && !m->file->virt && !queue_holds_inode(fs, m->file) &&
+	    inode_reresolve(fs, m->file) == 0)
 		r = store(fs, m, arg);
 	/* ... or one no name leads to any more: only its open files see it. */
 	if (r == -ESTALE && m->unlinked)
