@@ -123,7 +123,7 @@ void lb_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_attr(req, &st, fs->opt.attr_timeout);
 
 	epoch = absorb_epoch(fs);
-	gen = inode_stat_gen(fs, inode);
+	gen = inode_stat_gen(inode);
 	r = getattr_store(fs, inode, fi, &st);
 	log_debug("getattr %p (%s): store %d nlink %lu size %lld", (void *)inode,
 		  lb_state_name(fs->state), r, r == 0 ? (unsigned long)st.st_nlink : 0,

@@ -869,14 +869,10 @@ void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat 
 	inode->mode = st->st_mode;
 }
 
-uint64_t inode_stat_gen(struct lb_fs *fs, struct lb_inode *inode)
+/* No lock: every getattr asks, and inode_stat_set_since() compares under it. */
+uint64_t inode_stat_gen(struct lb_inode *inode)
 {
-	uint64_t gen;
-
-	pthread_mutex_lock(&fs->inodes_lock);
-	gen = inode->st_gen;
-	inodes_unlock(fs);
-	return gen;
+	return atomic_load(&inode->st_gen);
 }
 
 /*

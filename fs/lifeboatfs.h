@@ -79,7 +79,7 @@ struct lb_inode {
 	_Atomic mode_t mode;		/* type and mode bits as last seen */
 	struct file_handle *handle;	/* NULL when fd is pinned or virtual */
 	struct stat st;			/* last known attributes; protected by fs->inodes_lock */
-	uint64_t st_gen;		/* changes of st by the mount's own calls; inodes_lock */
+	_Atomic uint64_t st_gen;	/* changes of st; changed under inodes_lock, read without */
 	atomic_uint mutating;		/* mutations of it at the store now (run_healthy) */
 	struct ov_node *ov;		/* absorbing: the overlay; protected by fs->ov_lock */
 	struct lb_file *files;		/* open files; protected by fs->inodes_lock */
@@ -201,7 +201,7 @@ bool inode_name_bound(struct lb_fs *fs, struct lb_inode *dir, const char *name);
 bool inode_store_lost(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
 void inode_stat_get(struct lb_fs *fs, struct lb_inode *inode, struct stat *ret_st);
 void inode_stat_set(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st);
-uint64_t inode_stat_gen(struct lb_fs *fs, struct lb_inode *inode);
+uint64_t inode_stat_gen(struct lb_inode *inode);
 void inode_stat_set_since(struct lb_fs *fs, struct lb_inode *inode, const struct stat *st,
 			  uint64_t gen);
 void inode_note_size(struct lb_fs *fs, struct lb_inode *inode, uint64_t end, bool exact);

@@ -63,8 +63,10 @@ static void snap_free(struct lb_dir *d)
 	d->nsnap = 0;
 }
 
-static void dir_free(struct lb_dir *d)
+static void dir_free(void *arg)	/* also a stall_free_later() callback */
 {
+	struct lb_dir *d = arg;
+
 	if (d->dp)
 		closedir(d->dp);
 	snap_free(d);
@@ -421,16 +423,11 @@ void lb_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	do_readdir(req, size, off, fi, 1);
 }
 
-static void dir_free_later(void *arg)
-{
-	dir_free(arg);
-}
-
 void lb_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lb_dir *d = dir_of(fi);
 
-	if (!stall_free_later(fs_of(req), dir_free_later, d))
+	if (!stall_free_later(fs_of(req), dir_free, d))
 		dir_free(d);
 	fuse_reply_err(req, 0);
 }
